@@ -1,0 +1,1 @@
+"""netcheck: network reachability checks for Microsoft 365 Apps activation."""

@@ -1,0 +1,105 @@
+"""What to do about each failure, in the words of the activation troubleshooting checklist."""
+
+from __future__ import annotations
+
+from netcheck import failures as f
+
+_ALLOW = (
+    "Allow this URL on the firewall and on the proxy (host and path; Office activation needs "
+    "every URL of the list). Ask the network team if you do not manage them."
+)
+_PROXY = (
+    "If this network requires a proxy, run netcheck with --proxy (or HTTPS_PROXY), and make "
+    "sure Windows HTTP clients use it too: `netsh winhttp set proxy <proxy:port>` in an "
+    "elevated prompt, or exempt Microsoft 365 from the proxy with a PAC file."
+)
+_DNS = (
+    "Check the DNS servers this machine uses (`nslookup <host>`); corporate resolvers must "
+    "resolve public Microsoft names. A forwarder or DNS filter may be blocking it."
+)
+_TLS12 = (
+    "Enable TLS 1.2 on the client: old Windows (7 SP1, 2008 R2, 2012) need the TLS 1.2 update "
+    "and the 'Use TLS 1.2' box under Internet Options > Advanced. If a middlebox terminates "
+    "TLS, make it offer TLS 1.2 or exempt this endpoint from inspection."
+)
+_TLS_TRUST = (
+    "The certificate was not trusted. If a TLS-inspecting proxy or firewall re-signs traffic, "
+    "exempt the Microsoft 365 activation endpoints from inspection; otherwise pass its CA to "
+    "netcheck with --ca-bundle to confirm. Keep Windows updated so its root store is current."
+)
+
+_BY_CAUSE: dict[str, str] = {
+    f.DNS_NXDOMAIN: _DNS,
+    f.DNS_SERVFAIL: _DNS,
+    f.DNS_REFUSED: _DNS,
+    f.DNS_NO_ANSWER: _DNS,
+    f.DNS_NO_NAMESERVER: "No DNS server answered. Check the adapter's DNS settings and that "
+    "UDP/TCP port 53 to them is open, or give one with --nameserver.",
+    f.DNS_ERROR: _DNS,
+    f.TIMEOUT: f"Packets are dropped silently, typically by a firewall rule. {_ALLOW} {_PROXY}",
+    f.CONNECTION_REFUSED: f"The connection was actively refused (a firewall reject rule or a "
+    f"closed port). {_ALLOW}",
+    f.CONNECTION_RESET: "A device on the path reset the connection: often a firewall or IPS "
+    f"that filters by host name. {_ALLOW}",
+    f.CONNECTION_CLOSED: f"The peer or a middlebox closed the connection early. {_ALLOW}",
+    f.NETWORK_UNREACHABLE: "This machine has no route to the address: check the default "
+    f"gateway, VPN split tunnelling, or whether a proxy is mandatory. {_PROXY}",
+    f.HOST_UNREACHABLE: f"The address is unreachable from here: check routing and VPN. {_PROXY}",
+    f.PROXY_AUTH_REQUIRED: "The proxy wants credentials (407). Give them in --proxy "
+    "(http://user:pass@proxy:port) to test, and make the proxy let Microsoft 365 activation "
+    "traffic through without interactive authentication.",
+    f.PROXY_DENIED: f"The proxy refused this destination. {_ALLOW}",
+    f.PROXY_ERROR: "The proxy could not reach the destination or failed: check the proxy's "
+    f"own DNS and egress. {_ALLOW}",
+    f.TLS_UNTRUSTED: _TLS_TRUST,
+    f.TLS_HOSTNAME_MISMATCH: "The certificate is for another name: a middlebox or captive "
+    f"portal answered instead of the real service. {_TLS_TRUST}",
+    f.TLS_EXPIRED: "The certificate has expired, or this machine's clock is wrong: check the "
+    f"date and time first. {_TLS_TRUST}",
+    f.TLS_VERSION: _TLS12,
+    f.TLS_NOT_TLS: "Something answered that does not speak TLS on this port (a proxy, a captive "
+    f"portal or a filter). {_PROXY}",
+    f.TLS_HANDSHAKE: f"The TLS handshake failed. {_TLS12}",
+    f.HTTP_PROTOCOL: f"The answer was not valid HTTP: a middlebox is rewriting traffic. {_ALLOW}",
+    f.HTTP_REDIRECT: "The request was redirected, as a captive portal or a proxy login page "
+    "does: sign in to the portal, or exempt this URL from it.",
+    f.HTTP_STATUS: f"The server or a middlebox answered with an error status. {_ALLOW}",
+    f.TOO_LARGE: "The answer was far larger than expected: something other than the service "
+    "answered.",
+    f.WRONG_CONTENT: "The answer is not the service's: a proxy, filter or captive portal "
+    f"replaced it. {_ALLOW}",
+    f.CRL_INVALID: "What was downloaded is not a certificate revocation list: a proxy or "
+    "captive portal answered instead. Allow the CRL URL without authentication or inspection.",
+    f.CRL_EXPIRED: "The CRL is past its nextUpdate: a proxy cache is serving a stale copy. "
+    "Purge it and let CRL URLs bypass caching.",
+    f.DNS_WRONG_ANSWER: "The name resolves, but not to the expected address: a DNS filter, "
+    "split-horizon zone or hosts-file entry rewrites it.",
+    f.MSOID_21VIANET: "Delete the MSOID CNAME from the domain's public DNS zone (it is only for "
+    "tenants operated by 21Vianet in China), then wait for the TTL to expire. Users of this "
+    "domain otherwise get 'custom domain isn't in our system' and cannot activate.",
+    f.MSOID_UNEXPECTED: "The MSOID CNAME points at an unexpected host: delete it, or point it "
+    "at the value the profile expects.",
+    f.MSOID_MISSING: "The tenant is operated by 21Vianet: publish the MSOID CNAME to "
+    "clientconfig.partner.microsoftonline-p.net.cn.",
+}
+
+# A check's own advice, shown first when its cause is one of these.
+_BY_CHECK: dict[tuple[str, str], str] = {
+    ("ncsi_web", f.HTTP_REDIRECT): "Windows' NCSI probe was redirected, so Windows believes "
+    "there is no internet and Office will not try to activate: sign in to the captive "
+    "portal or exempt the NCSI URLs from it.",
+    ("ncsi_web", f.WRONG_CONTENT): "Windows' NCSI probe got the wrong text, so Windows "
+    "reports 'No Internet'. Exempt the NCSI URLs from the proxy or filter; if a proxy is "
+    "mandatory, set HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\"
+    "NetworkConnectivityStatusIndicator\\UseGlobalDNS (DWORD) to 1.",
+    ("ncsi_dns", f.DNS_WRONG_ANSWER): "Windows' NCSI DNS probe got the wrong address, so "
+    "Windows may report 'No Internet'. Let dns.msftncsi.com resolve publicly, or set "
+    "UseGlobalDNS = 1 (DWORD) under HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\"
+    "NetworkConnectivityStatusIndicator.",
+}
+
+
+def advice_for(check: str, cause: str | None) -> str:
+    if cause is None:
+        return ""
+    return _BY_CHECK.get((check, cause)) or _BY_CAUSE.get(cause, "")

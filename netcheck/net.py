@@ -1,0 +1,385 @@
+"""How netcheck reaches the network: resolver, proxy, trust store, connections and HTTP.
+
+Shared by the probes. Every blocking call takes its timeout from the check's Deadline,
+and every step runs in a Trace phase, so a failure is classified where it happens.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import io
+import ipaddress
+import os
+import socket
+import ssl
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import dns.nameserver
+import dns.resolver
+import requests.utils
+from cryptography import x509
+
+from netcheck import failures as f
+from netcheck.failures import Failure, Layer, Skip
+from netcheck.result import Deadline, Trace
+
+USER_AGENT = "netcheck/0.1 (+Microsoft 365 activation reachability)"
+# Headers only a proxy or filter adds to an answer it generated itself.
+PROXY_FINGERPRINTS = (
+    "x-squid-error",
+    "proxy-status",
+    "x-bluecoat-via",
+    "x-zscaler-error",
+    "x-proxy-error",
+    "x-fortigate-error",
+)
+
+
+def _host_port(value: str, default_port: int) -> tuple[str, int]:
+    """Split 'host', 'host:port', 'v6', '[v6]:port'."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":") or str(default_port)
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    else:
+        host, port = value, str(default_port)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{value!r}: bad port {port!r}")
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    ip: str
+    port: int = 53
+
+    @classmethod
+    def parse(cls, value: str) -> Nameserver:
+        """'IP', 'IP:PORT', '[IPv6]:PORT'; raises ValueError."""
+        host, port = _host_port(value.strip(), 53)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address (with an optional :PORT)") from None
+        return cls(host, port)
+
+    def __str__(self) -> str:
+        host = f"[{self.ip}]" if ":" in self.ip else self.ip
+        return host if self.port == 53 else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Proxy:
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, value: str) -> Proxy:
+        """http://[user:pass@]host:port; raises ValueError."""
+        parts = urlsplit(value if "://" in value else f"http://{value}")
+        if parts.scheme != "http":
+            raise ValueError(f"only http:// proxies are supported, not {parts.scheme}://")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("bad port") from None
+        if not parts.hostname or port is None:
+            raise ValueError("expected http://[user:pass@]host:port")
+        return cls(
+            parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or "")
+        )
+
+    @property
+    def authorization(self) -> str | None:
+        if not self.username:
+            return None
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return f"Basic {token}"
+
+    def __str__(self) -> str:
+        """The proxy as shown in reports: credentials never appear."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        user = f"{self.username}:***@" if self.username else ""
+        return f"http://{user}{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    reason: str
+    headers: http.client.HTTPMessage
+    body: bytes
+    truncated: bool
+    proxy: Proxy | None
+
+    def proxy_generated(self) -> bool:
+        """True if a proxy or filter, not the origin, produced this answer."""
+        return self.status == 407 or any(h in self.headers for h in PROXY_FINGERPRINTS)
+
+
+@dataclass(frozen=True)
+class Network:
+    """The settings a run uses to reach the network (from options and environment)."""
+
+    nameservers: tuple[Nameserver, ...] = ()
+    proxy: Proxy | None = None
+    use_env_proxy: bool = True  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY when no --proxy
+    ca_bundles: tuple[Path, ...] = ()
+
+    # --- DNS ---
+
+    @cached_property
+    def resolver(self) -> dns.resolver.Resolver:
+        if not self.nameservers:
+            return dns.resolver.Resolver()  # the system's configuration
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(n.ip, n.port) for n in self.nameservers
+        ]
+        return resolver
+
+    def describe_resolver(self) -> str:
+        if self.nameservers:
+            return ", ".join(map(str, self.nameservers))
+        try:
+            return "system: " + ", ".join(map(str, self.resolver.nameservers))
+        except dns.resolver.NoResolverConfiguration:
+            return "system: none configured"
+
+    def query(self, name: str, rdtype: str, deadline: Deadline) -> dns.resolver.Answer:
+        return self.resolver.resolve(name, rdtype, lifetime=deadline.remaining(), search=False)
+
+    def lookup(self, name: str, rdtype: str, deadline: Deadline) -> list[str]:
+        """Addresses (or targets) of one record type; [] if the name has none of that type."""
+        try:
+            return [rr.to_text() for rr in self.query(name, rdtype, deadline)]
+        except dns.resolver.NoAnswer:
+            return []
+
+    def addresses(self, host: str, family: str, trace: Trace) -> list[str]:
+        """Resolve `host` to the addresses this machine can route to, IPv4 first."""
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        with trace.phase("resolve", Layer.DNS):
+            v4 = self.lookup(host, "A", trace.deadline) if family != "ipv6" else []
+            v6 = self.lookup(host, "AAAA", trace.deadline) if family != "ipv4" else []
+        trace.note(addresses=", ".join(v4 + v6) or "none")
+        if not v4 and not v6:
+            wanted = {"ipv4": "A", "ipv6": "AAAA"}.get(family, "A or AAAA")
+            raise Failure(Layer.DNS, f.DNS_NO_ANSWER, f"{host} has no {wanted} record")
+        routable = [a for a in v6 if has_route(a)]
+        if family == "ipv6" and not routable:
+            raise Skip(f"this host has no IPv6 route (AAAA of {host}: {', '.join(v6)})")
+        return v4 + routable
+
+    # --- proxy ---
+
+    def proxy_for(self, url: str) -> Proxy | None:
+        if self.proxy or not self.use_env_proxy:
+            return self.proxy
+        chosen = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+        if not chosen:
+            return None
+        try:
+            return Proxy.parse(chosen)
+        except ValueError as exc:
+            raise Failure(
+                Layer.PROXY, f.PROXY_ERROR, f"the proxy from the environment is unusable: {exc}"
+            ) from None
+
+    # --- TLS ---
+
+    def ssl_context(self, tls_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+        """System trust store plus extra anchors; `tls_version` pins one version."""
+        ctx = ssl.create_default_context()
+        for bundle in self.trust_files():
+            ctx.load_verify_locations(cafile=bundle)
+        if tls_version:
+            ctx.minimum_version = ctx.maximum_version = tls_version
+        return ctx
+
+    def trust_files(self) -> list[Path]:
+        env = [os.environ.get(v) for v in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")]
+        return [*self.ca_bundles, *(Path(p) for p in env if p and Path(p).is_file())]
+
+    # --- connections ---
+
+    def connect(
+        self, url: str, trace: Trace, *, family: str = "any", tls: ssl.SSLContext | None = None
+    ) -> tuple[socket.socket, Proxy | None]:
+        """DNS → TCP → (proxy CONNECT) → TLS for https URLs; returns the socket and proxy."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        proxy = self.proxy_for(url)
+        if proxy:
+            trace.note(proxy=proxy)
+            sock = self._tcp(proxy.host, proxy.port, "any", trace, Layer.PROXY)
+        else:
+            sock = self._tcp(host, port, family, trace, Layer.TCP)
+        try:
+            if proxy and parts.scheme == "https":
+                with trace.phase("proxy", Layer.PROXY):
+                    _tunnel(sock, f"{host}:{port}", proxy, trace.deadline)
+            if parts.scheme == "https":
+                sock = self._tls(sock, host, tls or self.ssl_context(), trace)
+        except BaseException:
+            sock.close()
+            raise
+        return sock, proxy
+
+    def _tcp(self, host: str, port: int, family: str, trace: Trace, layer: Layer) -> socket.socket:
+        addresses = self.addresses(host, family, trace)
+        first_error: Failure | None = None
+        with trace.phase("connect", layer):
+            for address in addresses:
+                sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+                try:
+                    sock.settimeout(trace.deadline.remaining())
+                    sock.connect((address, port))
+                except OSError as exc:
+                    sock.close()
+                    first_error = first_error or f.classify(exc, layer)
+                    trace.note(**{f"connect {address}": f.classify(exc, layer).cause})
+                    continue
+                trace.note(address=f"{address} port {port}")
+                return sock
+        assert first_error is not None
+        raise Failure(
+            first_error.layer, first_error.cause, f"{host} port {port}: {first_error.detail}"
+        )
+
+    def _tls(
+        self, sock: socket.socket, host: str, ctx: ssl.SSLContext, trace: Trace
+    ) -> ssl.SSLSocket:
+        with trace.phase("tls", Layer.TLS):
+            tls = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+            tls.settimeout(trace.deadline.remaining())
+            tls.do_handshake()
+        trace.note(tls_version=tls.version(), tls_cipher=(tls.cipher() or ("",))[0])
+        if der := tls.getpeercert(binary_form=True):
+            trace.note(**certificate_evidence(der))
+        return tls
+
+    def get(self, url: str, trace: Trace, *, max_bytes: int, family: str = "any") -> HttpAnswer:
+        """GET `url` without following redirects; the body is read up to `max_bytes`."""
+        parts = urlsplit(url)
+        sock, proxy = self.connect(url, trace, family=family)
+        with trace.phase("http", Layer.HTTP):
+            host = parts.hostname or ""
+            default = 443 if parts.scheme == "https" else 80
+            port = parts.port or default
+            headers = {
+                "Host": host if port == default else f"{host}:{port}",
+                "User-Agent": USER_AGENT,
+                "Accept-Encoding": "identity",
+                "Accept": "*/*",
+                "Connection": "close",
+            }
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if proxy and parts.scheme == "http":
+                target = url  # absolute form through a forward proxy
+                if proxy.authorization:
+                    headers["Proxy-Authorization"] = proxy.authorization
+            conn = http.client.HTTPConnection(host)
+            conn.sock = _DeadlineSocket(sock, trace.deadline)  # type: ignore[assignment]
+            try:
+                conn.request("GET", target, headers=headers)
+                resp = conn.getresponse()
+                body = resp.read(max_bytes + 1)
+            finally:
+                conn.close()
+        trace.note(http_status=f"{resp.status} {resp.reason}", body_bytes=len(body))
+        return HttpAnswer(
+            resp.status, resp.reason, resp.headers, body[:max_bytes], len(body) > max_bytes, proxy
+        )
+
+
+def has_route(address: str) -> bool:
+    """Whether the kernel has a route to `address` (a UDP connect sends no packet)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((address, 9))
+        except OSError:
+            return False
+    return True
+
+
+def certificate_evidence(der: bytes) -> dict[str, str]:
+    cert = x509.load_der_x509_certificate(der)
+    return {
+        "certificate_subject": cert.subject.rfc4514_string(),
+        "certificate_issuer": cert.issuer.rfc4514_string(),
+        "certificate_not_after": cert.not_valid_after_utc.isoformat(),
+        "certificate_sha256": hashlib.sha256(der).hexdigest(),
+    }
+
+
+def _tunnel(sock: socket.socket, authority: str, proxy: Proxy, deadline: Deadline) -> None:
+    """Ask the proxy for a CONNECT tunnel; a refusal is classified by its status."""
+    request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n"
+    if proxy.authorization:
+        request += f"Proxy-Authorization: {proxy.authorization}\r\n"
+    wrapped = _DeadlineSocket(sock, deadline)
+    wrapped.sendall(f"{request}\r\n".encode())
+    resp = http.client.HTTPResponse(wrapped, method="CONNECT")  # type: ignore[arg-type]
+    resp.begin()
+    if resp.status == 200:
+        return
+    raise proxy_refusal(resp.status, resp.reason, resp.headers, f"CONNECT {authority}")
+
+
+def proxy_refusal(status: int, reason: str, headers: http.client.HTTPMessage, what: str) -> Failure:
+    """The failure for an answer a proxy generated itself (407, block page, gateway error)."""
+    marks = "; ".join(f"{h}: {headers[h]}" for h in ("via", *PROXY_FINGERPRINTS) if h in headers)
+    detail = f"the proxy answered {status} {reason} to {what}" + (f" ({marks})" if marks else "")
+    if status == 407:
+        return Failure(Layer.PROXY, f.PROXY_AUTH_REQUIRED, detail)
+    if status in (403, 451) or "ERR_ACCESS_DENIED" in headers.get("x-squid-error", ""):
+        return Failure(Layer.PROXY, f.PROXY_DENIED, detail)
+    return Failure(Layer.PROXY, f.PROXY_ERROR, detail)
+
+
+class _DeadlineSocket:
+    """The part of a socket http.client uses, with every read and write bounded by a Deadline.
+
+    A per-operation timeout alone lets a server that drips one byte a second hold a check
+    forever; here each operation only gets what is left of the check's total budget.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(self._deadline.remaining())
+        self._sock.sendall(data)
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        self._sock.settimeout(self._deadline.remaining())
+        return self._sock.recv_into(buffer)

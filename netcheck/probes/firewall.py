@@ -1,0 +1,18 @@
+"""Is the URL reachable through firewall and proxy? DNS → TCP → TLS → an HTTP answer.
+
+Any status from the origin counts: the firewall let us through. An answer the proxy made
+itself (407, a block page, a gateway error) means blocked.
+"""
+
+from __future__ import annotations
+
+from netcheck.net import Network, proxy_refusal
+from netcheck.profile import Endpoint
+from netcheck.result import Trace
+
+
+def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
+    answer = network.get(endpoint.url, trace, max_bytes=4096, family=endpoint.family)
+    if answer.proxy and answer.proxy_generated():
+        raise proxy_refusal(answer.status, answer.reason, answer.headers, f"GET {endpoint.url}")
+    return f"the origin answered HTTP {answer.status} {answer.reason}"

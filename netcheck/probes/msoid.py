@@ -1,0 +1,47 @@
+"""The MSOID CNAME of a custom domain: a 21Vianet target breaks activation for worldwide
+tenants ("custom domain isn't in our system"), and the reverse for 21Vianet tenants."""
+
+from __future__ import annotations
+
+import dns.resolver
+
+from netcheck import failures as f
+from netcheck.failures import Failure, Layer
+from netcheck.net import Network
+from netcheck.profile import Domain
+from netcheck.result import Trace
+
+
+def probe(domain: Domain, network: Network, trace: Trace) -> str:
+    rule, name = domain.rule, f"msoid.{domain.name}"
+    trace.note(record=name, tenant=rule.tenant)
+    with trace.phase("resolve", Layer.DNS):
+        try:
+            targets = network.lookup(name, "CNAME", trace.deadline)
+        except dns.resolver.NXDOMAIN:
+            targets = []
+    target = targets[0].rstrip(".").lower() if targets else None
+    trace.note(cname=target or "none")
+    vianet_tenant = rule.tenant == "21vianet"
+    if target is None:
+        if vianet_tenant:
+            raise Failure(
+                Layer.DNS,
+                f.MSOID_MISSING,
+                f"{name} has no CNAME; a 21Vianet tenant needs one to {rule.vianet}",
+            )
+        return f"{name} does not exist (as expected)"
+    if target == (rule.vianet if vianet_tenant else rule.worldwide):
+        return f"{name} is a CNAME to {target} (as expected for a {rule.tenant} tenant)"
+    if target == rule.vianet:
+        raise Failure(
+            Layer.DNS,
+            f.MSOID_21VIANET,
+            f"{name} is a CNAME to {target}, which is only for tenants operated by 21Vianet",
+        )
+    raise Failure(
+        Layer.DNS,
+        f.MSOID_UNEXPECTED,
+        f"{name} is a CNAME to {target}; expected "
+        f"{rule.vianet if vianet_tenant else rule.worldwide + ' or no record'}",
+    )

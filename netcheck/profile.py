@@ -1,0 +1,352 @@
+"""Profiles (`endpoints.toml`): load, validate, and turn into typed, immutable objects.
+
+Every problem is one ProfileError whose message names the file, the entry and the key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+CHECKS = ("firewall", "tls", "crl")
+FAMILIES = ("any", "ipv4", "ipv6")
+TENANTS = ("worldwide", "21vianet")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used; the message is one line naming file, entry and key."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A URL to reach: the firewall/TLS/CRL checks, or an NCSI web probe (expect_body set)."""
+
+    id: str
+    url: str
+    category: str = "general"
+    required: bool = True
+    notes: str = ""
+    checks: tuple[str, ...] = ("firewall",)
+    family: str = "any"
+    expect_body: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or (443 if self.scheme == "https" else 80)
+
+    @property
+    def path(self) -> str:
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass(frozen=True)
+class DnsName:
+    """A name that must resolve to exactly the expected addresses (the NCSI DNS probe)."""
+
+    id: str
+    name: str
+    expect_a: tuple[str, ...] = ()
+    expect_aaaa: tuple[str, ...] = ()
+    category: str = "ncsi"
+    required: bool = True
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class MsoidRule:
+    """msoid.<domain> must be absent or point at `worldwide`; `vianet` only for 21Vianet tenants."""
+
+    worldwide: str
+    vianet: str
+    tenant: str = "worldwide"
+    domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A custom domain whose MSOID record is checked against a rule."""
+
+    name: str
+    rule: MsoidRule
+    required: bool = True
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    path: Path
+    description: str = ""
+    endpoints: tuple[Endpoint, ...] = ()
+    dns_names: tuple[DnsName, ...] = ()
+    msoid: MsoidRule | None = None
+
+    def targets(self, check: str) -> list[Endpoint] | list[DnsName] | list[Domain]:
+        """What a check runs against, in profile order."""
+        if check == "ncsi_dns":
+            return list(self.dns_names)
+        if check == "msoid":
+            return [Domain(d, self.msoid) for d in self.msoid.domains] if self.msoid else []
+        return [e for e in self.endpoints if check in e.checks]
+
+
+# --- validators: each returns the clean value or raises ValueError with a short reason ---
+
+
+def hostname(value: str) -> str:
+    name = value.rstrip(".").lower()
+    if _is_ip(name):
+        raise ValueError(f"{value!r} is an IP address; a host name is required")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+        raise ValueError(f"{value!r} is not a valid host name")
+    return name
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{value!r}: the scheme must be http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"{value!r} has no host")
+    hostname(parts.hostname)
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ValueError(f"{value!r}: {exc}") from None
+    return value
+
+
+def _address(version: int) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        try:
+            addr = ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv{version} address") from None
+        if addr.version != version:
+            raise ValueError(f"{value!r} is not an IPv{version} address")
+        return str(addr)
+
+    return check
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+# --- schema: key -> (type, validator applied to the value or to each item of a list) ---
+
+Field = tuple[type, Callable[[Any], Any] | None]
+_COMMON: dict[str, Field] = {
+    "id": (str, None),
+    "category": (str, None),
+    "required": (bool, None),
+    "notes": (str, None),
+}
+_SCHEMA: dict[str, tuple[dict[str, Field], set[str]]] = {
+    "profile": ({"name": (str, None), "description": (str, None)}, {"name"}),
+    "endpoint": (
+        {
+            **_COMMON,
+            "url": (str, http_url),
+            "checks": (list, _one_of(CHECKS)),
+            "family": (str, _one_of(FAMILIES)),
+        },
+        {"url"},
+    ),
+    "ncsi_web": (
+        {
+            **_COMMON,
+            "url": (str, http_url),
+            "expect_body": (str, None),
+            "family": (str, _one_of(FAMILIES)),
+        },
+        {"url", "expect_body"},
+    ),
+    "ncsi_dns": (
+        {
+            **_COMMON,
+            "name": (str, hostname),
+            "expect_a": (list, _address(4)),
+            "expect_aaaa": (list, _address(6)),
+        },
+        {"name"},
+    ),
+    "msoid": (
+        {
+            "worldwide": (str, hostname),
+            "vianet": (str, hostname),
+            "tenant": (str, _one_of(TENANTS)),
+            "domains": (list, hostname),
+        },
+        {"worldwide", "vianet"},
+    ),
+}
+_ARRAYS = {"endpoint", "ncsi_web", "ncsi_dns"}
+
+
+def _fields(table: object, kind: str, where: str) -> dict[str, Any]:
+    """Check one table against the schema: no unknown keys, right types, valid values."""
+    if not isinstance(table, Mapping):
+        raise ProfileError(f"{where}: must be a table, not {type(table).__name__}")
+    spec, required = _SCHEMA[kind]
+    for key in table:
+        if key not in spec:
+            raise ProfileError(f"{where}: unknown key {key!r} (allowed: {', '.join(spec)})")
+    for key in sorted(required - set(table)):
+        raise ProfileError(f"{where}: key {key!r} is missing")
+    clean: dict[str, Any] = {}
+    for key, value in table.items():
+        kind_, validate = spec[key]
+        if not isinstance(value, kind_):
+            raise ProfileError(
+                f"{where}: key {key!r} must be a {_TYPE_NAMES[kind_]}, not {_type_name(value)}"
+            )
+        try:
+            if kind_ is list:
+                items = [_item(v, validate) for v in value]
+                clean[key] = tuple(dict.fromkeys(items))
+            elif validate:
+                clean[key] = validate(value)
+            else:
+                clean[key] = value
+        except ValueError as exc:
+            raise ProfileError(f"{where}: key {key!r}: {exc}") from None
+    return clean
+
+
+def _item(value: Any, validate: Callable[[Any], Any] | None) -> Any:
+    if not isinstance(value, str):
+        raise ValueError(f"items must be strings, not {_type_name(value)}")
+    return validate(value) if validate else value
+
+
+_TYPE_NAMES = {str: "string", bool: "boolean (true/false)", list: "list"}
+
+
+def _type_name(value: object) -> str:
+    return {
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        list: "list",
+        dict: "table",
+    }.get(type(value), type(value).__name__)
+
+
+def _default_id(url: str) -> str:
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    return f"{parts.hostname}{path}"
+
+
+def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None = None) -> Profile:
+    """Read and validate a profile; `domains` and `tenant` come from the command line."""
+    path = Path(path)
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"{where}: no such file") from None
+    except IsADirectoryError:
+        raise ProfileError(f"{where}: is a directory, not a profile file") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{where}: TOML syntax error: {exc}") from None
+    except OSError as exc:
+        raise ProfileError(f"{where}: cannot read: {exc.strerror}") from None
+
+    for key in data:
+        if key not in _SCHEMA:
+            raise ProfileError(f"{where}: unknown table [{key}] (allowed: {', '.join(_SCHEMA)})")
+    if "profile" not in data:
+        raise ProfileError(f"{where}: the [profile] table with a name is missing")
+    head = _fields(data["profile"], "profile", f"{where}: [profile]")
+
+    seen: dict[str, str] = {}
+
+    def entries(kind: str) -> list[tuple[str, dict[str, Any]]]:
+        tables = data.get(kind, [])
+        if not isinstance(tables, list):
+            raise ProfileError(f"{where}: {kind} must be an array of tables ([[{kind}]])")
+        out = []
+        for i, table in enumerate(tables):
+            label = f"{where}: {kind}[{i}]"
+            if isinstance(table, Mapping) and isinstance(table.get("url"), str):
+                label += f" ({table['url']})"
+            clean = _fields(table, kind, label)
+            ident = clean.get("id") or clean.get("name") or _default_id(clean["url"])
+            if ident in seen:
+                raise ProfileError(
+                    f"{label}: key 'id': duplicate id {ident!r} (also {seen[ident]})"
+                )
+            seen[ident] = f"{kind}[{i}]"
+            clean["id"] = ident
+            out.append((label, clean))
+        return out
+
+    endpoints = []
+    for label, e in entries("endpoint"):
+        checks = e.pop("checks", None) or (
+            ("firewall", "tls") if e["url"].startswith("https:") else ("firewall",)
+        )
+        if "tls" in checks and not e["url"].startswith("https:"):
+            raise ProfileError(f"{label}: key 'checks': 'tls' needs an https:// URL")
+        endpoints.append(Endpoint(checks=checks, **e))
+    ncsi_web = []
+    for label, e in entries("ncsi_web"):
+        if not e["url"].startswith("http:"):
+            raise ProfileError(f"{label}: key 'url': NCSI probes are plain http://")
+        ncsi_web.append(Endpoint(checks=("ncsi_web",), **{"category": "ncsi", **e}))
+    dns_names = [DnsName(**e) for _, e in entries("ncsi_dns")]
+
+    msoid = None
+    if domains and "msoid" not in data:
+        raise ProfileError(f"{where}: --domain was given but the profile has no [msoid] rule")
+    if "msoid" in data:
+        rule = _fields(data["msoid"], "msoid", f"{where}: [msoid]")
+        if tenant is not None:
+            rule["tenant"] = tenant
+        rule["domains"] = tuple(dict.fromkeys(rule.get("domains", ()) + domains))
+        msoid = MsoidRule(**rule)
+    return Profile(
+        name=head["name"],
+        description=head.get("description", ""),
+        path=path,
+        endpoints=(*endpoints, *ncsi_web),
+        dns_names=tuple(dns_names),
+        msoid=msoid,
+    )

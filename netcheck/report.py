@@ -1,0 +1,96 @@
+"""pytest-html integration: default report path, environment rows, columns, evidence.
+
+pytest-html inserts cells and environment values as raw HTML: everything that comes from
+a profile or from the network is escaped here.
+"""
+
+from __future__ import annotations
+
+import platform
+from html import escape
+
+import pytest
+from pytest_html import extras
+
+from netcheck.advice import advice_for
+from netcheck.plugin import NETWORK, PROFILE, RESULT, TIMEOUT
+from netcheck.result import Result
+
+COLUMNS = ("check", "endpoint", "layer", "cause", "probe_time")
+
+
+def configure(config: pytest.Config) -> None:
+    """Write reports/report.html under the rootdir unless --html says otherwise."""
+    if not config.option.htmlpath:
+        config.option.htmlpath = str(config.rootpath / "reports" / "report.html")
+        config.option.self_contained_html = True
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Environment rows: what this run used to reach the network."""
+    from pytest_metadata.plugin import metadata_key
+
+    config = session.config
+    profile, network = config.stash[PROFILE], config.stash[NETWORK]
+    proxy = network.proxy or ("from the environment" if network.use_env_proxy else "none")
+    rows = {
+        "Profile": f"{profile.name} ({profile.path})",
+        "Resolver": network.describe_resolver(),
+        "Proxy": str(proxy),
+        "CA bundle": ", ".join(map(str, network.trust_files())) or "system trust store only",
+        "Probe timeout": f"{config.stash[TIMEOUT]:g} s",
+        "Platform": platform.platform(),
+    }
+    metadata = config.stash[metadata_key]
+    for secret in [k for k in metadata if "proxy" in k.lower()]:
+        del metadata[secret]  # environment dumps could carry proxy credentials
+    metadata.update({k: escape(v) for k, v in rows.items()})
+
+
+def pytest_html_report_title(report) -> None:
+    report.title = "netcheck report"
+
+
+def pytest_html_results_summary(
+    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+) -> None:
+    profile = session.config.stash[PROFILE]
+    prefix.append(
+        f"<p>Profile: <b>{escape(profile.name)}</b>. {escape(profile.description)} "
+        "Open a failed row to see the evidence and what to do.</p>"
+    )
+
+
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells[2:2] = [
+        f'<th class="sortable" data-column-type="{c}">{c.replace("_", " ")}</th>' for c in COLUMNS
+    ]
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    props = dict(report.user_properties)
+    cells[1] = f'<td class="col-testId">{escape(report.nodeid)}</td>'
+    cells[2:2] = [f'<td class="col-{c}">{escape(str(props.get(c, "")))}</td>' for c in COLUMNS]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    result = item.stash.get(RESULT, None)
+    if result and report.when == "call":
+        report.extras = [*getattr(report, "extras", []), extras.html(evidence_html(result))]
+    return report
+
+
+def evidence_html(result: Result) -> str:
+    rows = [("outcome", result.outcome.value), ("detail", result.detail)]
+    if result.layer:
+        rows.append(("failed at", f"{result.layer} ({result.cause})"))
+    rows += list(result.evidence.items())
+    rows += [
+        (f"time {phase}", f"{seconds * 1000:.0f} ms") for phase, seconds in result.phases.items()
+    ]
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    advice = advice_for(result.check, result.cause)
+    fix = f"<p><b>What to do:</b> {escape(advice)}</p>" if advice else ""
+    return f'<div class="netcheck">{fix}<table>{table}</table></div>'
