@@ -1,0 +1,184 @@
+"""Scenarios as data: what the network does, and what the suite must report for each test.
+
+A scenario file (`lab/scenarios/NAME.toml`) has a description, a [network] table (what the
+firewall, DNS, web servers and proxy do; every key optional, the defaults are a healthy
+network) and one or more [[run]] tables: how the suite is run and the verdict expected
+per test id. A test not named in `expect` must pass.
+
+Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
+beats `TEST[*]`, which beats `*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
+"""
+
+from __future__ import annotations
+
+import tomllib
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+NETWORK_KEYS = {
+    "drop": list,  # host names whose packets the firewall drops (IPv4 and IPv6)
+    "reject": list,  # host names the firewall rejects with a TCP reset
+    "nxdomain": list,  # host names absent from DNS
+    "servfail": list,  # host names whose zone's server is unreachable: SERVFAIL
+    "ipv6": str,  # "ok" or "drop" (AAAA records stay, IPv6 packets are dropped)
+    "captive_portal": bool,  # every plain-HTTP connection is sent to a portal (302)
+    "stale_crl": list,  # CRL URLs served with a nextUpdate in the past
+    "invalid_crl": list,  # CRL URLs that serve an HTML page instead
+    "ncsi_dns_a": list,  # override the A answer of the NCSI DNS name
+    "msoid": dict,  # domain -> "worldwide" | "21vianet" | "absent"
+    "proxy": bool,  # run squid on the corporate side
+    "proxy_only": bool,  # the firewall blocks all direct egress from the corporate side
+    "proxy_deny": list,  # squid dstdomain ACL entries that are denied (403)
+    "proxy_auth": bool,  # squid requires basic auth (407 without credentials)
+}
+RUN_KEYS = {"name": str, "proxy": str, "max_seconds": (int, float), "expect": dict}
+PROXY_MODES = ("", "anonymous", "credentials")
+MSOID_TARGETS = ("worldwide", "21vianet", "absent")
+DEFAULT_MSOID = {"contoso.test": "worldwide", "fabrikam.test": "absent"}
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # pass | fail | skip | error
+    layer: str = ""
+    cause: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Verdict:
+        words = text.split()
+        if words in (["pass"], ["skip"]):
+            return cls(words[0])
+        if len(words) == 3 and words[0] in ("fail", "error"):
+            return cls(*words)
+        raise ValueError(f"{text!r}: expected 'pass', 'skip' or 'fail LAYER CAUSE'")
+
+    def __str__(self) -> str:
+        return " ".join(w for w in (self.outcome, self.layer, self.cause) if w)
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    proxy: str  # "" (direct), "anonymous" or "credentials"
+    max_seconds: float
+    expect: dict[str, Verdict]
+
+    def expected(self, test_ids: list[str]) -> dict[str, Verdict]:
+        """The verdict each collected test must have; unknown keys are an error."""
+        used: set[str] = set()
+        verdicts = {}
+        for test_id in test_ids:
+            name, _, param = test_id.partition("[")
+            param = param.removesuffix("]")
+            for key in (test_id, f"{name}[*]", f"*[{param}]"):
+                if key in self.expect:
+                    verdicts[test_id] = self.expect[key]
+                    used.add(key)
+                    break
+            else:
+                verdicts[test_id] = Verdict("pass")
+        if unused := sorted(set(self.expect) - used):
+            raise ScenarioError(f"run {self.name!r}: expect keys match no test: {unused}")
+        return verdicts
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    description: str
+    network: dict = field(default_factory=dict)
+    runs: tuple[Run, ...] = ()
+
+    def get(self, key: str):
+        default = {"ipv6": "ok", "msoid": DEFAULT_MSOID}.get(key)
+        if default is None:
+            default = NETWORK_KEYS[key]()
+        return self.network.get(key, default)
+
+    @property
+    def domains(self) -> list[str]:
+        return sorted(self.get("msoid"))
+
+
+def _check(table: dict, schema: dict, where: str) -> None:
+    for key, value in table.items():
+        if key not in schema:
+            raise ScenarioError(f"{where}: unknown key {key!r} (allowed: {', '.join(schema)})")
+        if not isinstance(value, schema[key]):
+            raise ScenarioError(f"{where}: key {key!r} has the wrong type")
+
+
+def load(name_or_path: str | Path) -> Scenario:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = SCENARIOS / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ScenarioError(f"no scenario {name_or_path!r} (have: {', '.join(names())})")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    _check(data, {"description": str, "network": dict, "run": list}, str(path))
+    network = data.get("network", {})
+    _check(network, NETWORK_KEYS, f"{path}: [network]")
+    if network.get("ipv6", "ok") not in ("ok", "drop"):
+        raise ScenarioError(f"{path}: [network] ipv6 must be 'ok' or 'drop'")
+    for domain, target in network.get("msoid", {}).items():
+        if target not in MSOID_TARGETS:
+            raise ScenarioError(f"{path}: [network] msoid {domain}: one of {MSOID_TARGETS}")
+    runs = []
+    for i, run in enumerate(data.get("run", [{}])):
+        where = f"{path}: [[run]] #{i + 1}"
+        _check(run, RUN_KEYS, where)
+        if run.get("proxy", "") not in PROXY_MODES:
+            raise ScenarioError(f"{where}: proxy must be one of {PROXY_MODES}")
+        try:
+            expect = {k: Verdict.parse(v) for k, v in run.get("expect", {}).items()}
+        except (ValueError, AttributeError) as exc:
+            raise ScenarioError(f"{where}: expect: {exc}") from None
+        runs.append(
+            Run(run.get("name", "default"), run.get("proxy", ""), run.get("max_seconds", 60), expect)
+        )
+    return Scenario(path.stem, path, data.get("description", ""), network, tuple(runs))
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in SCENARIOS.glob("*.toml"))
+
+
+def read_junit(path: Path) -> dict[str, Verdict]:
+    """Test id → verdict, from the suite's --junitxml (netcheck's testcase properties)."""
+    verdicts = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        if case.find("error") is not None:
+            outcome = "error"
+        elif case.find("failure") is not None:
+            outcome = "fail"
+        elif case.find("skipped") is not None:
+            outcome = "skip"
+        else:
+            outcome = "pass"
+        if outcome == "fail" or props.get("outcome") in ("fail", "error"):
+            verdict = Verdict(props.get("outcome", outcome), props.get("layer", ""), props.get("cause", ""))
+            if outcome != verdict.outcome:  # the test's status disagrees with the check's
+                verdict = Verdict(f"{outcome}/{verdict.outcome}", verdict.layer, verdict.cause)
+        else:
+            verdict = Verdict(outcome)
+        verdicts[case.get("name")] = verdict
+    return verdicts
+
+
+def compare(expected: dict[str, Verdict], actual: dict[str, Verdict]) -> list[str]:
+    """Human-readable differences; empty when the suite reported exactly what was expected."""
+    lines = []
+    for test_id in sorted(set(expected) | set(actual)):
+        want, got = expected.get(test_id), actual.get(test_id)
+        if want != got:
+            lines.append(f"{test_id}: expected {want or 'no such test'}, got {got or 'not run'}")
+    return lines

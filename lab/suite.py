@@ -1,0 +1,61 @@
+"""Run the real netcheck suite inside the lab's corporate namespace and read its verdicts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.scenario import Run, Verdict, read_junit
+from lab.topology import REPO, Lab
+
+PROBE_TIMEOUT = "2"
+# Only what Python needs: no proxy variables, no PYTEST_* from a calling pytest.
+KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "VIRTUAL_ENV")
+
+
+@dataclass
+class SuiteRun:
+    argv: list[str]
+    returncode: int
+    seconds: float
+    output: str
+    verdicts: dict[str, Verdict]
+    html: Path
+
+
+def suite_argv(lab: Lab, run: Run, out: Path, html: Path) -> list[str]:
+    """The suite's command line, as a user in the corporate network would type it."""
+    argv = [
+        sys.executable, "-m", "pytest",
+        f"--ca-bundle={lab.ca_bundle}",
+        f"--probe-timeout={PROBE_TIMEOUT}",
+        *(f"--domain={d}" for d in lab.scenario.domains),
+    ]  # fmt: skip
+    if proxy := lab.proxy_url(run.proxy):
+        argv.append(f"--proxy={proxy}")
+    return [*argv, f"--junitxml={out}", f"--html={html}", "--self-contained-html", "-q"]
+
+
+def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> SuiteRun:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    junit = out_dir / f"{lab.scenario.name}-{run.name}.xml"
+    html = html or out_dir / f"{lab.scenario.name}-{run.name}.html"
+    argv = suite_argv(lab, run, junit, html)
+    env = {k: v for k, v in os.environ.items() if k in KEEP_ENV}
+    start = time.monotonic()
+    proc = subprocess.run(
+        ["ip", "netns", "exec", lab.corp, *argv],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=run.max_seconds * 3,
+    )
+    seconds = time.monotonic() - start
+    verdicts = read_junit(junit) if junit.exists() else {}
+    return SuiteRun(argv, proc.returncode, seconds, proc.stdout + proc.stderr, verdicts, html)
