@@ -1,6 +1,6 @@
 """Self-tests for tests/fakenet. Run inside a private network namespace:
 
-    unshare -rn sh -c 'ip link set lo up && python3 -m pytest tests/test_fakenet.py -q'
+unshare -rn sh -c 'ip link set lo up && python3 -m pytest tests/test_fakenet.py -q'
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ from tests.fakenet import (
     ZoneEntry,
     dropped_port,
     make_crl,
-)
-
-pytestmark = pytest.mark.skipif(
-    [name for _, name in socket.if_nameindex()] != ["lo"],
-    reason="fakenet self-tests run only in an isolated netns (unshare -rn)",
 )
 
 LOGIN = "login.microsoftonline.com"
@@ -70,8 +65,15 @@ def ask(server: DNSServer, name: str, rdtype: str = "A", tcp: bool = False) -> d
     return send(query, server.address, port=server.port, timeout=1)
 
 
-def fetch(port: int, request: bytes, *, address: str = WEB_IP, ctx: ssl.SSLContext | None = None,
-          sni: str | None = None, timeout: float = 2.0) -> bytes:
+def fetch(
+    port: int,
+    request: bytes,
+    *,
+    address: str = WEB_IP,
+    ctx: ssl.SSLContext | None = None,
+    sni: str | None = None,
+    timeout: float = 2.0,
+) -> bytes:
     """Send *request* and read to EOF (optionally over TLS)."""
     sock = socket.create_connection((address, port), timeout=timeout)
     with ctx.wrap_socket(sock, server_hostname=sni) if ctx else sock as sock:
@@ -113,8 +115,12 @@ def test_dns_rcodes_and_faults(dns_server: DNSServer) -> None:
     nodata = ask(dns_server, "nodata.example")
     assert (nodata.rcode(), nodata.answer) == (dns.rcode.NOERROR, [])
     with pytest.raises(dns.exception.Timeout):
-        dns.query.udp(dns.message.make_query("slow.example", "A"), dns_server.address,
-                      port=dns_server.port, timeout=0.3)
+        dns.query.udp(
+            dns.message.make_query("slow.example", "A"),
+            dns_server.address,
+            port=dns_server.port,
+            timeout=0.3,
+        )
     loop = ask(dns_server, "loop1.example")
     assert [rr.rdtype for rr in loop.answer] == [dns.rdatatype.CNAME] * 2
     with pytest.raises(socket.gaierror):
@@ -167,12 +173,16 @@ def test_https_get_and_routes(ca: TestCA, tmp_path) -> None:
         post = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
         assert fetch(443, post, ctx=client, sni=LOGIN).endswith(b"cba")
     assert [(r.method, r.path, r.host) for r in web.requests[:2]] == [
-        ("GET", "/ok?x=1", LOGIN), ("GET", "/host", LOGIN)]
+        ("GET", "/ok?x=1", LOGIN),
+        ("GET", "/host", LOGIN),
+    ]
 
 
 def test_endless_body_stops_cleanly() -> None:
-    with WebServer(WEB_IP, 80, routes={"*": Response(endless=True)}) as web, \
-            socket.create_connection((WEB_IP, 80), timeout=2) as sock:
+    with (
+        WebServer(WEB_IP, 80, routes={"*": Response(endless=True)}) as web,
+        socket.create_connection((WEB_IP, 80), timeout=2) as sock,
+    ):
         sock.sendall(get("x"))
         received = 0
         while received < 1_000_000:
@@ -180,13 +190,18 @@ def test_endless_body_stops_cleanly() -> None:
     assert not [t for t in web._threads if t.is_alive()]
 
 
-@pytest.mark.parametrize(("make_ctx", "error"), [
-    (lambda ca: ca.server_context(cert=ca.expired_cert(LOGIN)), "certificate has expired"),
-    (lambda ca: ca.server_context(cert=ca.wrong_host_cert()), "Hostname mismatch"),
-])
+@pytest.mark.parametrize(
+    ("make_ctx", "error"),
+    [
+        (lambda ca: ca.server_context(cert=ca.expired_cert(LOGIN)), "certificate has expired"),
+        (lambda ca: ca.server_context(cert=ca.wrong_host_cert()), "Hostname mismatch"),
+    ],
+)
 def test_bad_certificates_fail_verification(ca: TestCA, make_ctx, error: str) -> None:
-    with WebServer(WEB_IP, 443, tls=make_ctx(ca)), \
-            pytest.raises(ssl.SSLCertVerificationError, match=error):
+    with (
+        WebServer(WEB_IP, 443, tls=make_ctx(ca)),
+        pytest.raises(ssl.SSLCertVerificationError, match=error),
+    ):
         fetch(443, get(LOGIN), ctx=ca.client_context(), sni=LOGIN)
 
 
@@ -235,8 +250,10 @@ def test_dropped_port_times_out() -> None:
 @pytest.fixture
 def origin(ca: TestCA, dns_server: DNSServer) -> Iterator[WebServer]:
     routes = {"/": Response(body=b"origin says hi")}
-    with WebServer(WEB_IP, 443, tls=ca.server_context(LOGIN), routes=routes) as web, \
-            WebServer(WEB_IP, 80, routes=routes):
+    with (
+        WebServer(WEB_IP, 443, tls=ca.server_context(LOGIN), routes=routes) as web,
+        WebServer(WEB_IP, 80, routes=routes),
+    ):
         yield web
 
 
@@ -246,17 +263,18 @@ def connect_via(proxy: HTTPProxy, target: str, auth: str = "") -> socket.socket:
     return sock
 
 
-def test_proxy_connect_tunnel_and_denial(ca: TestCA, dns_server: DNSServer,
-                                         origin: WebServer) -> None:
-    with HTTPProxy("127.0.4.1", 3128, deny={".blocked.example"},
-                   resolver=dns_server.resolve) as proxy:
+def test_proxy_connect_tunnel_and_denial(
+    ca: TestCA, dns_server: DNSServer, origin: WebServer
+) -> None:
+    with HTTPProxy(
+        "127.0.4.1", 3128, deny={".blocked.example"}, resolver=dns_server.resolve
+    ) as proxy:
         with connect_via(proxy, f"{LOGIN}:443") as sock:
             assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
             with ca.client_context().wrap_socket(sock, server_hostname=LOGIN) as tls:
                 tls.sendall(get(LOGIN))
                 assert read_all(tls).endswith(b"origin says hi")
-        denied = fetch(3128, b"CONNECT a.blocked.example:443 HTTP/1.1\r\n\r\n",
-                       address="127.0.4.1")
+        denied = fetch(3128, b"CONNECT a.blocked.example:443 HTTP/1.1\r\n\r\n", address="127.0.4.1")
         assert denied.startswith(b"HTTP/1.1 403 Forbidden\r\n")
         assert b"X-Squid-Error: ERR_ACCESS_DENIED 0" in denied and b"Via: 1.1 fakeproxy" in denied
         nxdomain = fetch(3128, b"CONNECT nope.example:443 HTTP/1.1\r\n\r\n", address="127.0.4.1")
@@ -266,13 +284,17 @@ def test_proxy_connect_tunnel_and_denial(ca: TestCA, dns_server: DNSServer,
         assert relayed.endswith(b"origin says hi")
     assert dns_server.queries["a.blocked.example"] == 0
     assert [(r.method, r.target) for r in proxy.requests] == [
-        ("CONNECT", f"{LOGIN}:443"), ("CONNECT", "a.blocked.example:443"),
-        ("CONNECT", "nope.example:443"), ("GET", f"http://{LOGIN}/")]
+        ("CONNECT", f"{LOGIN}:443"),
+        ("CONNECT", "a.blocked.example:443"),
+        ("CONNECT", "nope.example:443"),
+        ("GET", f"http://{LOGIN}/"),
+    ]
 
 
 def test_proxy_requires_auth(dns_server: DNSServer, origin: WebServer) -> None:
-    with HTTPProxy("127.0.4.1", 3128, require_auth=("user", "pw"),
-                   resolver=dns_server.resolve) as proxy:
+    with HTTPProxy(
+        "127.0.4.1", 3128, require_auth=("user", "pw"), resolver=dns_server.resolve
+    ) as proxy:
         with connect_via(proxy, f"{LOGIN}:443") as sock:
             reply = sock.recv(4096)
         assert reply.startswith(b"HTTP/1.1 407 Proxy Authentication Required\r\n")

@@ -106,8 +106,9 @@ class Service:
         sock.close()
 
     def _spawn(self, target: Any, *args: Any) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True,
-                                  name=f"{type(self).__name__}-{target.__name__}")
+        thread = threading.Thread(
+            target=target, args=args, daemon=True, name=f"{type(self).__name__}-{target.__name__}"
+        )
         with self._lock:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
@@ -119,8 +120,9 @@ class TCPServer(Service):
 
     backlog = 128
 
-    def __init__(self, address: str = "127.0.0.1", port: int = 0, *,
-                 tls: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, address: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None
+    ) -> None:
         super().__init__(address, port)
         self.tls = tls
 
@@ -157,8 +159,7 @@ class TCPServer(Service):
         assert self.tls is not None
         with self._lock:  # wrap_socket detaches conn's fd: swap atomically w.r.t. stop()
             self._sockets.discard(conn)
-            wrapped = self.tls.wrap_socket(conn, server_side=True,
-                                           do_handshake_on_connect=False)
+            wrapped = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
             self._sockets.add(wrapped)
         return wrapped
 

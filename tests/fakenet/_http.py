@@ -24,8 +24,10 @@ class Head:
     @classmethod
     def parse(cls, raw: bytes) -> Head:
         lines = raw.decode("latin-1").split("\r\n")
-        headers = [(k.strip(), v.strip()) for k, _, v in
-                   (line.partition(":") for line in lines[1:] if line)]
+        headers = [
+            (k.strip(), v.strip())
+            for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        ]
         return cls(lines[0].split(" ", 2), headers)
 
 
@@ -41,8 +43,11 @@ def read_head(conn: socket.socket) -> tuple[bytes, bytes] | None:
     return head, rest
 
 
-def format_head(status: int, headers: Iterable[tuple[str, str]], reason: str | None = None,
-                ) -> bytes:
+def format_head(
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    reason: str | None = None,
+) -> bytes:
     """``HTTP/1.1 <status> <reason>`` + headers + blank line."""
     if reason is None:
         try:
@@ -53,8 +58,11 @@ def format_head(status: int, headers: Iterable[tuple[str, str]], reason: str | N
     return "\r\n".join(lines).encode("latin-1")
 
 
-def response(status: int, body: bytes = b"", headers: Iterable[tuple[str, str]] = (),
-             ) -> bytes:
+def response(
+    status: int,
+    body: bytes = b"",
+    headers: Iterable[tuple[str, str]] = (),
+) -> bytes:
     """A complete ``Connection: close`` response with Content-Length."""
     all_headers = [*headers, ("Content-Length", str(len(body))), ("Connection", "close")]
     return format_head(status, all_headers) + body

@@ -62,8 +62,12 @@ class DNSServer(TCPServer):
     ``queries`` counts questions per name, ``log`` keeps every :class:`Query`.
     """
 
-    def __init__(self, records: Mapping[str, ZoneEntry] | None = None,
-                 address: str = "127.0.0.1", port: int = 53) -> None:
+    def __init__(
+        self,
+        records: Mapping[str, ZoneEntry] | None = None,
+        address: str = "127.0.0.1",
+        port: int = 53,
+    ) -> None:
         super().__init__(address, port)
         self.records: dict[str, ZoneEntry] = {_key(k): v for k, v in (records or {}).items()}
         self.queries: Counter[str] = Counter()
@@ -141,8 +145,9 @@ class DNSServer(TCPServer):
             return None
         with self._log_lock:
             self.queries[_key(question.name)] += 1
-            self.log.append(Query(_key(question.name),
-                                  dns.rdatatype.to_text(question.rdtype), transport))
+            self.log.append(
+                Query(_key(question.name), dns.rdatatype.to_text(question.rdtype), transport)
+            )
         reply = dns.message.make_response(query)
         reply.flags |= dns.flags.AA | dns.flags.RA
         name, seen = question.name, set[str]()
@@ -187,16 +192,16 @@ def _values(entry: ZoneEntry, rdtype: str) -> list[str]:
         case "AAAA":
             return entry.aaaa
         case "CNAME":
-            return [entry.cname] if entry.cname else []
+            return [entry.cname.rstrip(".") + "."] if entry.cname else []
         case "TXT":
             return ['"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in entry.txt]
     return []
 
 
-def _rrset(name: dns.name.Name, ttl: int, rdtype: str | dns.rdatatype.RdataType,
-           values: list[str]) -> dns.rrset.RRset:
-    rdatas = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, v, relativize=False)
-              for v in values]
+def _rrset(
+    name: dns.name.Name, ttl: int, rdtype: str | dns.rdatatype.RdataType, values: list[str]
+) -> dns.rrset.RRset:
+    rdatas = [dns.rdata.from_text(dns.rdataclass.IN, rdtype, v, relativize=False) for v in values]
     return dns.rrset.from_rdata_list(name, ttl, rdatas)
 
 

@@ -52,16 +52,23 @@ class TestCA(trustme.CA):
     def expired_cert(self, *names: str, days_ago: int = 1) -> trustme.LeafCert:
         """A leaf for *names* that expired *days_ago* days ago."""
         now = dt.datetime.now(dt.UTC)
-        return self.issue_cert(*names, not_before=now - dt.timedelta(days=days_ago + 90),
-                               not_after=now - dt.timedelta(days=days_ago))
+        return self.issue_cert(
+            *names,
+            not_before=now - dt.timedelta(days=days_ago + 90),
+            not_after=now - dt.timedelta(days=days_ago),
+        )
 
     def wrong_host_cert(self, name: str = "wrong-host.invalid") -> trustme.LeafCert:
         """A valid leaf for some other host name."""
         return self.issue_cert(name)
 
-    def server_context(self, *names: str, cert: trustme.LeafCert | None = None,
-                       minimum_version: ssl.TLSVersion | None = None,
-                       maximum_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    def server_context(
+        self,
+        *names: str,
+        cert: trustme.LeafCert | None = None,
+        minimum_version: ssl.TLSVersion | None = None,
+        maximum_version: ssl.TLSVersion | None = None,
+    ) -> ssl.SSLContext:
         """Server context presenting *cert* (or a fresh leaf for *names*).
 
         Versions below TLS 1.2 lower the security level so OpenSSL 3 accepts them.

@@ -67,9 +67,14 @@ class WebServer(TCPServer):
     is the fallback, else 404. Every request is appended to ``requests``.
     """
 
-    def __init__(self, address: str = "127.0.0.1", port: int = 0, *,
-                 tls: ssl.SSLContext | None = None,
-                 routes: Mapping[RouteKey, Response | Handler] | None = None) -> None:
+    def __init__(
+        self,
+        address: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tls: ssl.SSLContext | None = None,
+        routes: Mapping[RouteKey, Response | Handler] | None = None,
+    ) -> None:
         super().__init__(address, port, tls=tls)
         self.routes: dict[RouteKey, Response | Handler] = dict(routes or {})
         self.requests: list[Request] = []
@@ -131,20 +136,26 @@ class WebServer(TCPServer):
             conn.sendall(chunk)
 
 
-Behaviour = Literal["reset", "close", "silent", "garbage", "stall_tls"]
+Behaviour = Literal["reset", "reset_after_hello", "close", "silent", "garbage", "stall_tls"]
 
 
 class RawServer(TCPServer):
     """TCP-level faults after accept.
 
-    reset: RST at once (SO_LINGER 0). close: clean FIN before any byte. silent: never read
-    nor send. garbage: send ``payload`` (not TLS) then wait. stall_tls: read (ClientHello)
-    forever, never answer.
+    reset: RST at once (SO_LINGER 0). reset_after_hello: read the first bytes (a TLS
+    ClientHello), then RST, as SNI-filtering firewalls do. close: clean FIN before any
+    byte. silent: never read nor send. garbage: send ``payload`` (not TLS) then wait.
+    stall_tls: read (ClientHello) forever, never answer.
     """
 
-    def __init__(self, address: str = "127.0.0.1", port: int = 0,
-                 behaviour: Behaviour = "reset", *,
-                 payload: bytes = b"SSH-2.0-garbage\r\n\x00\xff not TLS \r\n") -> None:
+    def __init__(
+        self,
+        address: str = "127.0.0.1",
+        port: int = 0,
+        behaviour: Behaviour = "reset",
+        *,
+        payload: bytes = b"SSH-2.0-garbage\r\n\x00\xff not TLS \r\n",
+    ) -> None:
         super().__init__(address, port)
         self.behaviour = behaviour
         self.payload = payload
@@ -154,7 +165,9 @@ class RawServer(TCPServer):
         with self._lock:
             self.accepted += 1
         match self.behaviour:
-            case "reset":
+            case "reset" | "reset_after_hello":
+                if self.behaviour == "reset_after_hello":
+                    conn.recv(4096)
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return  # the close that follows sends RST
             case "close":
@@ -176,11 +189,12 @@ def dropped_port(address: str = "127.0.0.1", port: int = 0) -> Iterator[tuple[st
     ``tcp_abort_on_overflow=0``, the default). Yields ``(address, port)``.
     """
     family = family_of(address)
-    with socket.socket(family, socket.SOCK_STREAM) as listener, \
-            socket.socket(family, socket.SOCK_STREAM) as filler:
+    with (
+        socket.socket(family, socket.SOCK_STREAM) as listener,
+        socket.socket(family, socket.SOCK_STREAM) as filler,
+    ):
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind((address, port))
         listener.listen(0)
         filler.connect(listener.getsockname()[:2])
         yield address, listener.getsockname()[1]
-

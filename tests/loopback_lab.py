@@ -1,0 +1,231 @@
+"""A fake internet on loopback for the self-tests: the profile's real host names resolve
+to local servers, and each fault (refused, dropped, reset, bad certificates, captive
+portal, stale CRL, ...) has a host name of its own under netcheck.test.
+
+Only usable inside an isolated network namespace (./selftest provides one).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from netcheck.profile import load
+from tests.fakenet import (
+    DNSServer,
+    HTTPProxy,
+    RawServer,
+    Response,
+    TestCA,
+    WebServer,
+    ZoneEntry,
+    dropped_port,
+    make_crl,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+ORIGIN, ORIGIN6 = "127.0.1.1", "::1"
+NAMESERVER = ("127.0.0.53", 5353)
+PROXY = ("127.0.4.1", 3128)
+AUTH_PROXY = ("127.0.4.2", 3128)
+PROXY_USER = ("alice", "s3cret-Pa55")
+CONNECT_TEST, NCSI = b"Microsoft Connect Test", b"Microsoft NCSI"
+NCSI_A, NCSI_AAAA = "131.107.255.255", "fd3e:4f5a:5b81::1"
+MSOID_OK = "clientconfig.microsoftonline-p.net"
+MSOID_VIANET = "clientconfig.partner.microsoftonline-p.net.cn"
+
+# Fault hosts: name -> address. DNS faults and special records are in FAULT_ZONE.
+FAULT_HOSTS = {
+    "ok.netcheck.test": ORIGIN,
+    "refused.netcheck.test": "127.0.2.1",
+    "dropped.netcheck.test": "127.0.2.2",
+    "reset.netcheck.test": "127.0.2.3",
+    "expired.netcheck.test": "127.0.2.4",
+    "wronghost.netcheck.test": "127.0.2.5",
+    "tls13only.netcheck.test": "127.0.2.6",
+    "nottls.netcheck.test": "127.0.2.7",
+    "untrusted.netcheck.test": "127.0.2.8",
+    "portal.netcheck.test": "127.0.3.1",
+    "drip.netcheck.test": "127.0.3.2",
+    "denied.netcheck.test": ORIGIN,
+}
+FAULT_ZONE = {
+    "servfail.netcheck.test": ZoneEntry(fault="servfail"),
+    "dnstimeout.netcheck.test": ZoneEntry(fault="timeout"),
+    "nodata.netcheck.test": ZoneEntry(fault="nodata"),
+    "noroute6.netcheck.test": ZoneEntry(aaaa=["2001:db8::dead"]),
+    "ipv6.netcheck.test": ZoneEntry(aaaa=[ORIGIN6]),
+    "ncsi-wrong.netcheck.test": ZoneEntry(a=["10.11.12.13"]),
+    "msoid.good.test": ZoneEntry(cname=MSOID_OK),
+    "msoid.vianet.test": ZoneEntry(cname=MSOID_VIANET),
+    "msoid.elsewhere.test": ZoneEntry(cname="autodiscover.outlook.com"),
+    "msoid.broken.test": ZoneEntry(fault="servfail"),
+    "dns.msftncsi.com": ZoneEntry(a=[NCSI_A], aaaa=[NCSI_AAAA]),
+}
+
+
+@dataclass
+class Case:
+    """One test of a suite run, as JUnit XML recorded it."""
+
+    outcome: str  # passed, failed, skipped, error
+    message: str
+    props: dict[str, str]
+
+
+@dataclass
+class SuiteRun:
+    exit_code: int
+    output: str
+    cases: dict[str, Case]
+    html: str
+    junit: str
+
+    def verdict(self, name: str) -> tuple[str, str, str]:
+        case = self.cases[name]
+        return case.outcome, case.props.get("layer", ""), case.props.get("cause", "")
+
+
+@dataclass
+class Lab:
+    ca: TestCA
+    ca_pem: Path
+    dns: DNSServer
+    origin_http: WebServer
+    workdir: Path
+    stack: ExitStack = field(default_factory=ExitStack)
+
+    @property
+    def nameserver(self) -> str:
+        return self.dns.nameserver
+
+    def run(self, profile: str | Path | None = None, *args: str, timeout: float = 2) -> SuiteRun:
+        """Run the real suite (pytest at the repository root) against this lab."""
+        out = self.workdir / f"run{len(list(self.workdir.glob('run*')))}"
+        out.mkdir()
+        if isinstance(profile, str):
+            (out / "profile.toml").write_text(profile)
+            profile = out / "profile.toml"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--nameserver={self.nameserver}",
+            f"--ca-bundle={self.ca_pem}",
+            f"--probe-timeout={timeout}",
+            f"--junitxml={out / 'junit.xml'}",
+            f"--html={out / 'report.html'}",
+            *args,
+        ]
+        if profile:
+            cmd.append(f"--endpoints={profile}")
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        junit = out / "junit.xml"
+        html = out / "report.html"
+        return SuiteRun(
+            proc.returncode,
+            proc.stdout + proc.stderr,
+            parse_junit(junit) if junit.exists() else {},
+            html.read_text() if html.exists() else "",
+            junit.read_text() if junit.exists() else "",
+        )
+
+
+def parse_junit(path: Path) -> dict[str, Case]:
+    cases = {}
+    for tc in ET.parse(path).getroot().iter("testcase"):
+        props = {p.get("name", ""): p.get("value", "") for p in tc.iter("property")}
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            if (node := tc.find(tag)) is not None:
+                outcome = {"failure": "failed"}.get(tag, tag)
+                message = (node.get("message") or "") + (node.text or "")
+        cases[tc.get("name", "")] = Case(outcome, message, props)
+    return cases
+
+
+def start(workdir: Path) -> Lab:
+    """Start DNS, origin web servers, fault servers and proxies; stop them with lab.stack."""
+    stack = ExitStack()
+    ca, other_ca = TestCA(), TestCA()
+    profile = load(REPO / "endpoints.toml")
+    real_hosts = {e.host for e in profile.endpoints if e.family != "ipv6"}
+    ipv6_hosts = {e.host for e in profile.endpoints if e.family == "ipv6"}
+    names = sorted(real_hosts | ipv6_hosts | set(FAULT_HOSTS) | {"proxyonly.netcheck.test"})
+
+    zone = {h: ZoneEntry(a=[ORIGIN]) for h in real_hosts}
+    zone |= {h: ZoneEntry(aaaa=[ORIGIN6]) for h in ipv6_hosts}
+    zone |= {h: ZoneEntry(a=[a]) for h, a in FAULT_HOSTS.items()}
+    zone |= FAULT_ZONE
+    dns = stack.enter_context(DNSServer(zone, *NAMESERVER))
+
+    now = datetime.now(UTC)
+    fresh_crl = make_crl(
+        ca, last_update=now - timedelta(hours=1), next_update=now + timedelta(days=7)
+    )
+    stale_crl = make_crl(
+        ca, last_update=now - timedelta(days=20), next_update=now - timedelta(days=3)
+    )
+    pem_crl = make_crl(ca, pem=True, last_update=now, next_update=now + timedelta(days=1))
+    routes: dict = {"*": Response(body=b"netcheck lab origin")}
+    for e in profile.endpoints:
+        if e.expect_body:
+            routes[(e.host, e.path)] = Response(body=e.expect_body.encode())
+        if "crl" in e.checks:
+            routes[(e.host, e.path)] = Response(body=fresh_crl)
+    routes |= {
+        ("ok.netcheck.test", "/crl.crl"): Response(body=pem_crl),
+        ("ok.netcheck.test", "/stale.crl"): Response(body=stale_crl),
+        ("ok.netcheck.test", "/html.crl"): Response(body=b"<html>Please log in</html>"),
+        ("ok.netcheck.test", "/missing.crl"): Response(status=404, body=b"not found"),
+        ("ok.netcheck.test", "/connecttest.txt"): Response(body=CONNECT_TEST),
+        ("ok.netcheck.test", "/wrongbody.txt"): Response(body=b"<html>Hotel WiFi</html>"),
+        ("ipv6.netcheck.test", "/connecttest.txt"): Response(body=CONNECT_TEST),
+    }
+    https = ca.server_context(*names)
+    for address in (ORIGIN, ORIGIN6):
+        stack.enter_context(WebServer(address, 443, tls=https, routes=routes))
+    origin_http = stack.enter_context(WebServer(ORIGIN, 80, routes=routes))
+    stack.enter_context(WebServer(ORIGIN6, 80, routes=routes))
+
+    host = FAULT_HOSTS
+    stack.enter_context(dropped_port(host["dropped.netcheck.test"], 443))
+    stack.enter_context(RawServer(host["reset.netcheck.test"], 443, "reset_after_hello"))
+    stack.enter_context(RawServer(host["nottls.netcheck.test"], 443, "garbage"))
+    for name, cert in (
+        ("expired.netcheck.test", ca.expired_cert("expired.netcheck.test")),
+        ("wronghost.netcheck.test", ca.wrong_host_cert()),
+        ("untrusted.netcheck.test", other_ca.issue_cert("untrusted.netcheck.test")),
+    ):
+        ctx = ca.server_context(name, cert=cert)
+        stack.enter_context(WebServer(host[name], 443, tls=ctx, routes=routes))
+    tls13 = ca.server_context("tls13only.netcheck.test", minimum_version=ssl.TLSVersion.TLSv1_3)
+    stack.enter_context(WebServer(host["tls13only.netcheck.test"], 443, tls=tls13, routes=routes))
+    stack.enter_context(
+        WebServer(
+            host["portal.netcheck.test"],
+            80,
+            routes={"*": Response.redirect("http://portal.netcheck.test/login?next=connecttest")},
+        )
+    )
+    stack.enter_context(
+        WebServer(
+            host["drip.netcheck.test"], 80, routes={"*": Response(body=CONNECT_TEST, drip=0.3)}
+        )
+    )
+
+    def proxy_resolve(name: str) -> str:  # the proxy knows one name the client cannot resolve
+        return ORIGIN if name == "proxyonly.netcheck.test" else dns.resolve(name)
+
+    stack.enter_context(HTTPProxy(*PROXY, deny={"denied.netcheck.test"}, resolver=proxy_resolve))
+    stack.enter_context(HTTPProxy(*AUTH_PROXY, require_auth=PROXY_USER, resolver=dns.resolve))
+    ca_pem = ca.write_pem(workdir / "lab-ca.pem")
+    return Lab(ca, ca_pem, dns, origin_http, workdir, stack)

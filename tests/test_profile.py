@@ -1,0 +1,166 @@
+"""Profiles: the shipped one loads; every malformed one is a one-line error naming where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netcheck.profile import ProfileError, load
+from tests.loopback_lab import REPO
+
+HEAD = '[profile]\nname = "t"\n'
+
+
+def test_default_profile_holds_the_checklist() -> None:
+    profile = load(REPO / "endpoints.toml")
+    urls = {e.url for e in profile.endpoints}
+    firewall = profile.targets("firewall")
+    assert len(firewall) == 20  # the seed's allow-list, CRL URLs included
+    assert "https://ols.officeapps.live.com/olsc" in urls
+    assert len(profile.targets("crl")) == 4
+    assert all(e.scheme == "http" for e in profile.targets("crl"))
+    assert {e.expect_body for e in profile.targets("ncsi_web")} == {
+        "Microsoft Connect Test",
+        "Microsoft NCSI",
+    }
+    (ncsi_dns,) = profile.targets("ncsi_dns")
+    assert (ncsi_dns.expect_a, ncsi_dns.expect_aaaa) == (
+        ("131.107.255.255",),
+        ("fd3e:4f5a:5b81::1",),
+    )
+    assert profile.msoid and profile.msoid.vianet == "clientconfig.partner.microsoftonline-p.net.cn"
+    assert {e.id for e in profile.targets("tls")} == {e.id for e in firewall if e.scheme == "https"}
+
+
+def test_ids_are_host_and_path_and_domains_merge(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        HEAD + '[[endpoint]]\nurl = "https://a.example/x/"\n'
+        '[[endpoint]]\nurl = "https://A.example"\n'
+        '[msoid]\nworldwide = "w.example"\nvianet = "v.example"\n'
+        'domains = ["c.example"]\n'
+    )
+    profile = load(path, domains=("d.example", "c.example"), tenant="21vianet")
+    assert [e.id for e in profile.endpoints] == ["a.example/x", "a.example"]
+    assert [d.name for d in profile.targets("msoid")] == ["c.example", "d.example"]
+    assert profile.msoid and profile.msoid.tenant == "21vianet"
+
+
+BAD = [
+    ("toml syntax", HEAD + "[[endpoint]\n", "TOML syntax error"),
+    ("empty file", "", "the [profile] table with a name is missing"),
+    ("unknown table", HEAD + "[firewall]\n", "unknown table [firewall]"),
+    (
+        "unknown key",
+        HEAD + '[[endpoint]]\nurl = "https://a.example/"\nport = 1\n',
+        "endpoint[0] (https://a.example/): unknown key 'port'",
+    ),
+    (
+        "wrong type",
+        HEAD + '[[endpoint]]\nurl = "https://a.example/"\nrequired = "yes"\n',
+        "endpoint[0] (https://a.example/): key 'required' must be a boolean (true/false), "
+        "not string",
+    ),
+    ("missing url", HEAD + '[[endpoint]]\ncategory = "x"\n', "endpoint[0]: key 'url' is missing"),
+    (
+        "duplicate id",
+        HEAD + '[[endpoint]]\nurl = "https://a.example/"\n[[endpoint]]\nurl = "http://a.example"\n',
+        "endpoint[1] (http://a.example): key 'id': duplicate id 'a.example' (also endpoint[0])",
+    ),
+    ("url without host", HEAD + '[[endpoint]]\nurl = "https:///path"\n', "has no host"),
+    (
+        "unsupported scheme",
+        HEAD + '[[endpoint]]\nurl = "ftp://a.example/"\n',
+        "the scheme must be http:// or https://",
+    ),
+    (
+        "host with spaces",
+        HEAD + '[[endpoint]]\nurl = "https://a b.example/"\n',
+        "is not a valid host name",
+    ),
+    (
+        "host over 253 chars",
+        HEAD + f'[[endpoint]]\nurl = "https://{"a" * 60 + "."}{"b" * 60}.'
+        f'{"c" * 60}.{"d" * 60}.{"e" * 20}.example/"\n',
+        "is not a valid host name",
+    ),
+    (
+        "ip instead of name",
+        HEAD + '[[endpoint]]\nurl = "https://192.0.2.1/"\n',
+        "is an IP address; a host name is required",
+    ),
+    (
+        "name instead of ip",
+        HEAD + '[[ncsi_dns]]\nname = "dns.example"\nexpect_a = ["dns.example"]\n',
+        "ncsi_dns[0]: key 'expect_a': 'dns.example' is not an IPv4 address",
+    ),
+    (
+        "v6 in an A list",
+        HEAD + '[[ncsi_dns]]\nname = "dns.example"\nexpect_a = ["fd00::1"]\n',
+        "is not an IPv4 address",
+    ),
+    (
+        "bad check name",
+        HEAD + '[[endpoint]]\nurl = "https://a.example/"\nchecks = ["ping"]\n',
+        "key 'checks': 'ping' is not one of firewall, tls, crl",
+    ),
+    (
+        "tls on http",
+        HEAD + '[[endpoint]]\nurl = "http://a.example/"\nchecks = ["tls"]\n',
+        "key 'checks': 'tls' needs an https:// URL",
+    ),
+    (
+        "ncsi over https",
+        HEAD + '[[ncsi_web]]\nurl = "https://a.example/"\nexpect_body = "x"\n',
+        "NCSI probes are plain http://",
+    ),
+    ("bad port", HEAD + '[[endpoint]]\nurl = "https://a.example:99999/"\n', "out of range"),
+    (
+        "endpoint not an array",
+        HEAD + '[endpoint]\nurl = "https://a.example/"\n',
+        "endpoint must be an array of tables ([[endpoint]])",
+    ),
+    (
+        "bad tenant",
+        HEAD + '[msoid]\nworldwide = "w.example"\nvianet = "v.example"\ntenant = "cn"\n',
+        "[msoid]: key 'tenant': 'cn' is not one of worldwide, 21vianet",
+    ),
+    (
+        "list item type",
+        HEAD + '[[endpoint]]\nurl = "https://a.example/"\nchecks = [1]\n',
+        "items must be strings, not integer",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_profile_is_one_line_naming_file_entry_and_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ProfileError) as err:
+        load(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    (tmp_path / "latin1.toml").write_bytes(HEAD.encode() + b"# caf\xe9\n")
+    cases = {
+        tmp_path / "missing.toml": "no such file",
+        tmp_path: "is a directory",
+        tmp_path / "latin1.toml": "not UTF-8 text",
+    }
+    for path, message in cases.items():
+        with pytest.raises(ProfileError, match=message):
+            load(path)
+
+
+def test_domain_without_msoid_rule(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(HEAD)
+    with pytest.raises(ProfileError, match="--domain was given but the profile has no"):
+        load(path, domains=("contoso.com",))
