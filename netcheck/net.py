@@ -200,18 +200,29 @@ class Network:
 
     # --- TLS ---
 
+    @cached_property
+    def _ssl_contexts(self) -> dict[ssl.TLSVersion | None, ssl.SSLContext]:
+        return {}
+
     def ssl_context(self, tls_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
-        """System trust store plus extra anchors; `tls_version` pins one version."""
-        ctx = ssl.create_default_context()
-        for bundle in self.trust_files():
-            ctx.load_verify_locations(cafile=bundle)
-        if tls_version:
-            ctx.minimum_version = ctx.maximum_version = tls_version
-        return ctx
+        """System trust store plus extra anchors; `tls_version` pins one version.
+
+        Built once per version and shared by all checks: loading trust stores is costly.
+        """
+        if tls_version not in self._ssl_contexts:
+            ctx = ssl.create_default_context()  # OpenSSL itself honours SSL_CERT_FILE
+            for bundle in self.trust_files():
+                ctx.load_verify_locations(cafile=bundle)
+            if tls_version:
+                ctx.minimum_version = ctx.maximum_version = tls_version
+            self._ssl_contexts[tls_version] = ctx
+        return self._ssl_contexts[tls_version]
 
     def trust_files(self) -> list[Path]:
-        env = [os.environ.get(v) for v in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")]
-        return [*self.ca_bundles, *(Path(p) for p in env if p and Path(p).is_file())]
+        """Extra trust anchors: --ca-bundle and REQUESTS_CA_BUNDLE."""
+        env = os.environ.get("REQUESTS_CA_BUNDLE")
+        extra = [*self.ca_bundles, *([Path(env)] if env and Path(env).is_file() else [])]
+        return list(dict.fromkeys(extra))
 
     # --- connections ---
 
