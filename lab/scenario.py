@@ -7,6 +7,8 @@ per test id. A test not named in `expect` must pass.
 
 Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
 beats `TEST[*]`, which beats `*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
+A run's `bugs` table names expect keys whose verdict is right but that netcheck gets
+wrong today, with the reason: the end-to-end tests check those as strict xfails.
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ NETWORK_KEYS = {
     "proxy_deny": list,  # squid dstdomain ACL entries that are denied (403)
     "proxy_auth": bool,  # squid requires basic auth (407 without credentials)
 }
-RUN_KEYS = {"name": str, "proxy": str, "max_seconds": (int, float), "expect": dict}
+RUN_KEYS = {
+    "name": str,
+    "proxy": str,
+    "max_seconds": (int, float),
+    "expect": dict,
+    "bugs": dict,
+}
 PROXY_MODES = ("", "anonymous", "credentials")
 MSOID_TARGETS = ("worldwide", "21vianet", "absent")
 DEFAULT_MSOID = {"contoso.test": "worldwide", "fabrikam.test": "absent"}
@@ -69,24 +77,28 @@ class Run:
     proxy: str  # "" (direct), "anonymous" or "credentials"
     max_seconds: float
     expect: dict[str, Verdict]
+    bugs: dict[str, str] = field(default_factory=dict)  # expect key -> netcheck bug
 
-    def expected(self, test_ids: list[str]) -> dict[str, Verdict]:
-        """The verdict each collected test must have; unknown keys are an error."""
-        used: set[str] = set()
-        verdicts = {}
+    def keys(self, test_ids: list[str]) -> dict[str, str | None]:
+        """The expect key that decides each test's verdict (None: it must pass)."""
+        chosen: dict[str, str | None] = {}
         for test_id in test_ids:
             name, _, param = test_id.partition("[")
             param = param.removesuffix("]")
-            for key in (test_id, f"{name}[*]", f"*[{param}]"):
-                if key in self.expect:
-                    verdicts[test_id] = self.expect[key]
-                    used.add(key)
-                    break
-            else:
-                verdicts[test_id] = Verdict("pass")
-        if unused := sorted(set(self.expect) - used):
+            candidates = (test_id, f"{name}[*]", f"*[{param}]")
+            chosen[test_id] = next((k for k in candidates if k in self.expect), None)
+        if unused := sorted(set(self.expect) - set(chosen.values())):
             raise ScenarioError(f"run {self.name!r}: expect keys match no test: {unused}")
-        return verdicts
+        return chosen
+
+    def expected(self, test_ids: list[str]) -> dict[str, Verdict]:
+        """The verdict each collected test must have; unknown keys are an error."""
+        keys = self.keys(test_ids)
+        return {t: self.expect[k] if k else Verdict("pass") for t, k in keys.items()}
+
+    def buggy(self, test_ids: list[str]) -> dict[str, str]:
+        """Test id -> the netcheck bug that makes its verdict wrong today."""
+        return {t: self.bugs[k] for t, k in self.keys(test_ids).items() if k in self.bugs}
 
 
 @dataclass(frozen=True)
@@ -141,9 +153,11 @@ def load(name_or_path: str | Path) -> Scenario:
             expect = {k: Verdict.parse(v) for k, v in run.get("expect", {}).items()}
         except (ValueError, AttributeError) as exc:
             raise ScenarioError(f"{where}: expect: {exc}") from None
-        runs.append(
-            Run(run.get("name", "default"), run.get("proxy", ""), run.get("max_seconds", 60), expect)
-        )
+        bugs = run.get("bugs", {})
+        if stray := sorted(set(bugs) - set(expect)):
+            raise ScenarioError(f"{where}: bugs keys must also be expect keys: {stray}")
+        name, proxy = run.get("name", "default"), run.get("proxy", "")
+        runs.append(Run(name, proxy, run.get("max_seconds", 60), expect, bugs))
     return Scenario(path.stem, path, data.get("description", ""), network, tuple(runs))
 
 
@@ -165,7 +179,9 @@ def read_junit(path: Path) -> dict[str, Verdict]:
         else:
             outcome = "pass"
         if outcome == "fail" or props.get("outcome") in ("fail", "error"):
-            verdict = Verdict(props.get("outcome", outcome), props.get("layer", ""), props.get("cause", ""))
+            verdict = Verdict(
+                props.get("outcome", outcome), props.get("layer", ""), props.get("cause", "")
+            )
             if outcome != verdict.outcome:  # the test's status disagrees with the check's
                 verdict = Verdict(f"{outcome}/{verdict.outcome}", verdict.layer, verdict.cause)
         else:

@@ -1,10 +1,11 @@
 """The corporate network in a box: three network namespaces, the daemons in them, teardown.
 
-    corp  (the suite runs here)           edge  (firewall, resolver, proxy)        inet
-    eth0 198.18.0.2/30  ───veth───  corp0 198.18.0.1/30                              hosts on lo:
-         2001:db8:0:1::2/64                2001:db8:0:1::1/64                         198.19.1.N
-                                     inet0 198.18.0.5/30  ───veth───  eth0 198.18.0.6  2001:db8:1:1::N
-                                           2001:db8:0:2::1/64              2001:db8:0:2::2
+    corp (the suite)        edge (firewall, resolver, proxy)          inet (DNS, web servers)
+    eth0 198.18.0.2/30 ─── corp0 198.18.0.1/30
+         2001:db8:0:1::2        2001:db8:0:1::1
+                           inet0 198.18.0.5/30 ─────────────────── eth0 198.18.0.6/30
+                                 2001:db8:0:2::1                         2001:db8:0:2::2
+                                                                    lo   198.19.1.N, 2001:db8:1:1::N
 
 corp's only route is the edge; the edge routes 198.19.0.0/16 and 2001:db8:1::/48 to inet and
 nothing else; inet only routes back to corp's link. No link leads out of the three
@@ -15,6 +16,7 @@ kills whatever process is still inside one of the lab's namespaces before deleti
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -139,14 +141,12 @@ class Lab:
                 self._kill(int(pid))
             subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
             shutil.rmtree(Path("/etc/netns") / ns, ignore_errors=True)
-        with_netns = Path("/etc/netns")
-        if with_netns.is_dir() and not any(with_netns.iterdir()):
-            with_netns.rmdir()  # it did not exist before the lab (ip netns exec needs no such dir)
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
         (STATE / f"{self.id}.json").unlink(missing_ok=True)
-        if STATE.is_dir() and not any(STATE.iterdir()):
-            STATE.rmdir()
+        for shared in (Path("/etc/netns"), STATE):  # removed once no lab uses them
+            with contextlib.suppress(OSError):  # missing, or another lab still uses it
+                shared.rmdir()
         self.pids.clear()
         self.namespaces.clear()
 
@@ -156,7 +156,9 @@ class Lab:
         netns = sh("ip", "netns", "list")
         found += [f"netns {line.split()[0]}" for line in netns.splitlines() if self.id in line]
         if Path("/etc/netns").is_dir():
-            found += [f"/etc/netns/{p.name}" for p in Path("/etc/netns").iterdir() if self.id in p.name]
+            found += [
+                f"/etc/netns/{p.name}" for p in Path("/etc/netns").iterdir() if self.id in p.name
+            ]
         if self.dir and self.dir.exists():
             found.append(str(self.dir))
         found += [f"pid {pid} ({name})" for name, pid in self.pids.items() if _alive(pid)]
@@ -203,10 +205,36 @@ class Lab:
     def _links(self, hosts: list[content.Host]) -> None:
         corp, edge, inet = self.ns("corp"), self.ns("edge"), self.ns("inet")
         # Both ends are created inside lab namespaces: nothing is ever added to the host's.
-        sh("ip", "-n", corp, "link", "add", "eth0", "type", "veth", "peer", "name", "corp0",
-           "netns", edge)  # fmt: skip
-        sh("ip", "-n", edge, "link", "add", "inet0", "type", "veth", "peer", "name", "eth0",
-           "netns", inet)  # fmt: skip
+        sh(
+            "ip",
+            "-n",
+            corp,
+            "link",
+            "add",
+            "eth0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "corp0",
+            "netns",
+            edge,
+        )
+        sh(
+            "ip",
+            "-n",
+            edge,
+            "link",
+            "add",
+            "inet0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            inet,
+        )
         batches = {
             corp: [
                 f"addr add {CORP_IP}/30 dev eth0",
@@ -286,35 +314,60 @@ class Lab:
         records = content.dns_records(profile, self.scenario, hosts)
         self._write(
             "dnsmasq.conf",
-            render("dnsmasq.conf", listen4=content.DNS4, listen6=content.DNS6, dir=self.dir,
-                   records=records),  # fmt: skip
+            render(
+                "dnsmasq.conf",
+                listen4=content.DNS4,
+                listen6=content.DNS6,
+                dir=self.dir,
+                records=records,
+            ),
         )
-        self._start("dnsmasq", "inet",
-                    ["dnsmasq", "-k", "-C", str(self.dir / "dnsmasq.conf"), "--pid-file=",
-                     "--user=root"],  # fmt: skip
-                    ready=[("udp", f"{content.DNS4}:53")])  # fmt: skip
+        self._start(
+            "dnsmasq",
+            "inet",
+            ["dnsmasq", "-k", "-C", str(self.dir / "dnsmasq.conf"), "--pid-file=", "--user=root"],
+            ready=[("udp", f"{content.DNS4}:53")],
+        )
         zones = "\n".join(
             f'forward-zone:\n  name: "{name}"\n  forward-addr: {content.UNREACHABLE_DNS}'
             for name in self.scenario.get("servfail")
         )
         self._write(
             "unbound.conf",
-            render("unbound.conf", listen4=EDGE_CORP_IP, listen6=EDGE_CORP_IP6, dir=self.dir,
-                   upstream=content.DNS4, servfail_zones=zones),  # fmt: skip
+            render(
+                "unbound.conf",
+                listen4=EDGE_CORP_IP,
+                listen6=EDGE_CORP_IP6,
+                dir=self.dir,
+                upstream=content.DNS4,
+                servfail_zones=zones,
+            ),
         )
-        self._start("unbound", "edge", ["unbound", "-d", "-c", str(self.dir / "unbound.conf")],
-                    ready=[("udp", f"{EDGE_CORP_IP}:53")])  # fmt: skip
+        self._start(
+            "unbound",
+            "edge",
+            ["unbound", "-d", "-c", str(self.dir / "unbound.conf")],
+            ready=[("udp", f"{EDGE_CORP_IP}:53")],
+        )
 
     def _web(self) -> None:
         (self.dir / "nginx-tmp").mkdir()
-        conf = render(
-            "nginx.conf", dir=self.dir, portal4=content.PORTAL4, portal6=content.PORTAL6
-        )
+        conf = render("nginx.conf", dir=self.dir, portal4=content.PORTAL4, portal6=content.PORTAL6)
         self._write("nginx.conf", conf)
-        self._start("nginx", "inet",
-                    ["nginx", "-c", str(self.dir / "nginx.conf"), "-p", str(self.dir),
-                     "-e", str(self.dir / "nginx-error.log")],  # fmt: skip
-                    ready=[("tcp", "0.0.0.0:443"), ("tcp", "[::]:443")])  # fmt: skip
+        self._start(
+            "nginx",
+            "inet",
+            [
+                "nginx",
+                "-c",
+                str(self.dir / "nginx.conf"),
+                "-p",
+                str(self.dir),
+                "-e",
+                str(self.dir / "nginx-error.log"),
+            ],
+            ready=[("tcp", "0.0.0.0:443"), ("tcp", "[::]:443")],
+        )
 
     def _proxy(self) -> None:
         logs = self.dir / "squid"
@@ -342,8 +395,13 @@ class Lab:
             deny=deny,
         )
         self._write("squid.conf", conf)
-        self._start("squid", "edge", ["squid", "-N", "-f", str(self.dir / "squid.conf")],
-                    ready=[("tcp", f"{EDGE_CORP_IP}:{PROXY_PORT}")], log=logs / "cache.log")  # fmt: skip
+        self._start(
+            "squid",
+            "edge",
+            ["squid", "-N", "-f", str(self.dir / "squid.conf")],
+            ready=[("tcp", f"{EDGE_CORP_IP}:{PROXY_PORT}")],
+            log=logs / "cache.log",
+        )
 
     # --- processes ---
 
@@ -417,7 +475,7 @@ def _listens(ss_output: str, proto: str, address: str) -> bool:
         local = fields[4]
         lhost, _, lport = local.rpartition(":")
         lhost = lhost.split("%")[0]
-        if lport == port and (lhost == host or lhost in ("*", "0.0.0.0") and host == "0.0.0.0"):
+        if lport == port and (lhost == host or (lhost in ("*", "0.0.0.0") and host == "0.0.0.0")):
             return True
     return False
 

@@ -1,0 +1,174 @@
+"""End to end: the real suite, run in the lab's corporate namespace, reports what each
+scenario's network does (lab/scenarios/*.toml): the exact pass/fail set by test id, with
+the failing layer and cause from its JUnit properties, within a generous wall time.
+
+Each scenario's lab is brought up once, every run of the scenario goes through it, and it
+is torn down before the next scenario starts (even when a run fails).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab import scenario as scenarios
+from lab.suite import SuiteRun, run_suite
+from lab.topology import Lab, missing_binaries
+
+SCENARIOS = {name: scenarios.load(name) for name in scenarios.names()}
+RUNS = [(s, r.name) for s, sc in SCENARIOS.items() for r in sc.runs]
+
+if os.geteuid() != 0 or missing_binaries():
+    why = "root" if os.geteuid() != 0 else f"{', '.join(missing_binaries())}"
+    if os.environ.get("CI"):
+        raise RuntimeError(f"the lab end-to-end tests need {why}; .ci/run installs them")
+    pytestmark = pytest.mark.skip(reason=f"the lab needs {why} (python -m lab setup)")
+
+
+@dataclass
+class Outcome:
+    runs: dict[str, SuiteRun]
+    up_seconds: float
+    leftovers: list[str]
+    route_out: dict[str, str]  # namespace role -> `ip route get` answer for a real address
+    interfaces_before: list[str]
+    interfaces_after: list[str]
+
+
+_outcomes: dict[str, Outcome] = {}
+
+
+def outcome(name: str, out: Path) -> Outcome:
+    """Bring the scenario's lab up, run the suite once per [[run]], tear it down; cached."""
+    if name in _outcomes:
+        return _outcomes[name]
+    scenario = SCENARIOS[name]
+    before = [n for _, n in socket.if_nameindex()]
+    start = time.monotonic()
+    lab = Lab(scenario)
+    with lab:
+        up = time.monotonic() - start
+        routes = {role: _route_get(lab.ns(role)) for role in ("corp", "edge", "inet")}
+        runs = {run.name: run_suite(lab, run, out) for run in scenario.runs}
+    result = Outcome(
+        runs, up, lab.leftovers(), routes, before, [n for _, n in socket.if_nameindex()]
+    )
+    _outcomes[name] = result
+    return result
+
+
+def _route_get(ns: str) -> str:
+    # 192.0.2.1 (TEST-NET-1) stands for any real address; `ip route get` sends no packet.
+    proc = subprocess.run(
+        ["ip", "-n", ns, "route", "get", "192.0.2.1"], capture_output=True, text=True
+    )
+    return (proc.stdout + proc.stderr).strip()
+
+
+@pytest.fixture(scope="session")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lab-e2e")
+
+
+def _ids(runs):
+    return [f"{s}-{r}" for s, r in runs]
+
+
+@pytest.mark.parametrize(("name", "run_name"), RUNS, ids=_ids(RUNS))
+def test_verdicts(name: str, run_name: str, out_dir: Path) -> None:
+    """Every test's outcome, layer and cause is exactly the scenario's (known bugs aside)."""
+    result = outcome(name, out_dir).runs[run_name]
+    assert result.verdicts, f"the suite wrote no JUnit report:\n{result.output[-3000:]}"
+    run = next(r for r in SCENARIOS[name].runs if r.name == run_name)
+    buggy = run.buggy(list(result.verdicts))
+    expected = {t: v for t, v in run.expected(list(result.verdicts)).items() if t not in buggy}
+    actual = {t: v for t, v in result.verdicts.items() if t not in buggy}
+    diff = scenarios.compare(expected, actual)
+    assert not diff, "\n".join(diff) + f"\n\nsuite output:\n{result.output[-3000:]}"
+    failing = sum(v.outcome != "pass" for v in run.expected(list(result.verdicts)).values())
+    assert result.returncode == (1 if failing else 0), result.output[-3000:]
+
+
+BUGS = [
+    pytest.param(
+        s,
+        r.name,
+        key,
+        marks=pytest.mark.xfail(strict=True, reason=reason),
+        id=f"{s}-{r.name}-{key}",
+    )
+    for s, sc in SCENARIOS.items()
+    for r in sc.runs
+    for key, reason in r.bugs.items()
+]
+
+
+@pytest.mark.parametrize(("name", "run_name", "key"), BUGS)
+def test_known_netcheck_bug(name: str, run_name: str, key: str, out_dir: Path) -> None:
+    """The verdict netcheck should give where it is known to be wrong (strict xfail)."""
+    result = outcome(name, out_dir).runs[run_name]
+    run = next(r for r in SCENARIOS[name].runs if r.name == run_name)
+    ids = [t for t, k in run.keys(list(result.verdicts)).items() if k == key]
+    assert ids, f"{key} matches no test"
+    diff = scenarios.compare(
+        {t: run.expect[key] for t in ids}, {t: result.verdicts[t] for t in ids}
+    )
+    assert not diff, "\n".join(diff)
+
+
+@pytest.mark.parametrize(("name", "run_name"), RUNS, ids=_ids(RUNS))
+def test_no_hang(name: str, run_name: str, out_dir: Path) -> None:
+    """A generous bound on the whole suite's wall time: catches hangs, not slowness."""
+    result = outcome(name, out_dir).runs[run_name]
+    run = next(r for r in SCENARIOS[name].runs if r.name == run_name)
+    assert result.seconds < run.max_seconds, f"{result.seconds:.1f} s"
+    assert outcome(name, out_dir).up_seconds < 30
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_nothing_left_behind(name: str, out_dir: Path) -> None:
+    """No namespace, /etc/netns entry, temp dir or daemon outlives the lab."""
+    assert outcome(name, out_dir).leftovers == []
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_isolated(name: str, out_dir: Path) -> None:
+    """Real addresses: corp's route ends at the edge, which (like inet) has none; and the
+    namespace the tests run in gained no interface (the lab never links to it)."""
+    result = outcome(name, out_dir)
+    assert "via 198.18.0.1 dev eth0" in result.route_out["corp"]
+    for role in ("edge", "inet"):
+        assert "unreachable" in result.route_out[role], f"{role}: {result.route_out[role]}"
+    assert result.interfaces_after == result.interfaces_before
+
+
+def test_html_report(out_dir: Path) -> None:
+    """The firewall scenario's report names the failing layers and causes."""
+    html = outcome("firewall", out_dir).runs["direct"].html.read_text()
+    for text in ("dns_servfail", "dns_nxdomain", "connection_refused", "timeout"):
+        assert text in html
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare")
+def test_demo_cli(tmp_path: Path) -> None:
+    """`python -m lab demo SCENARIO` writes the report, tears down and says where it is."""
+    report = tmp_path / "demo.html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lab", "demo", "ncsi-dns-wrong", "--report", str(report)],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert report.is_file()
+    assert str(report) in proc.stdout
+    assert "1 failed, 45 passed" in proc.stdout
