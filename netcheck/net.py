@@ -261,8 +261,9 @@ class Network:
                     sock.connect((address, port))
                 except OSError as exc:
                     sock.close()
-                    first_error = first_error or f.classify(exc, layer)
-                    trace.note(**{f"connect {address}": f.classify(exc, layer).cause})
+                    error = f.classify(exc, layer)
+                    first_error = first_error or error
+                    trace.note(**{f"connect {address}": error.cause})
                     continue
                 trace.note(address=f"{address} port {port}")
                 return sock

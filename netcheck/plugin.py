@@ -8,6 +8,7 @@ receives the check's Result.
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 
 import pytest
@@ -96,17 +97,16 @@ def _settings(config: pytest.Config) -> tuple[profiles.Profile, Network, float]:
             proxy = Proxy.parse(opt.proxy)
         except ValueError as exc:  # the message never repeats the value: it may hold a password
             raise pytest.UsageError(f"--proxy: {exc}") from None
-    bundles = ()
-    if opt.ca_bundle:
-        bundle = Path(opt.ca_bundle)
-        if not bundle.is_file():
-            raise pytest.UsageError(f"--ca-bundle: {bundle}: no such file")
-        bundles = (bundle,)
+    bundles = (Path(opt.ca_bundle),) if opt.ca_bundle else ()
     network = Network(nameservers, proxy, use_env_proxy=not opt.proxy, ca_bundles=bundles)
-    try:
-        network.ssl_context()
-    except Exception as exc:
-        raise pytest.UsageError(f"--ca-bundle {bundle}: not a PEM CA certificate ({exc})") from None
+    for path in network.trust_files():
+        source = "--ca-bundle" if path in bundles else "REQUESTS_CA_BUNDLE"
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+        except FileNotFoundError:
+            raise pytest.UsageError(f"{source}: {path}: no such file") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise pytest.UsageError(f"{source} {path}: not a PEM CA certificate ({exc})") from None
     try:
         domains = tuple(profiles.hostname(d) for d in opt.domain)
     except ValueError as exc:
