@@ -20,10 +20,13 @@ COLUMNS = ("check", "endpoint", "layer", "cause", "probe_time")
 
 
 def configure(config: pytest.Config) -> None:
-    """Write reports/report.html under the rootdir unless --html says otherwise."""
+    """Write a self-contained reports/report.html under the rootdir unless --html says where.
+
+    Self-contained always: reports travel by mail and ticket attachments.
+    """
     if not config.option.htmlpath:
         config.option.htmlpath = str(config.rootpath / "reports" / "report.html")
-        config.option.self_contained_html = True
+    config.option.self_contained_html = True
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -70,6 +73,8 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     props = dict(report.user_properties)
     cells[1] = f'<td class="col-testId">{escape(report.nodeid)}</td>'
+    if props.get("probe_time"):
+        props["probe_time"] = f"{float(props['probe_time']) * 1000:.0f} ms"
     cells[2:2] = [f'<td class="col-{c}">{escape(str(props.get(c, "")))}</td>' for c in COLUMNS]
 
 
