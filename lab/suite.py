@@ -12,8 +12,7 @@ from pathlib import Path
 from lab.scenario import Run, Verdict, read_junit
 from lab.topology import REPO, Lab
 
-# Short enough that dropped hosts cost little, long enough for a loaded 2-core machine:
-# netcheck builds a new SSL context (the system trust store, ~60 ms of CPU) per check.
+# Short enough that dropped hosts cost little, long enough for a loaded 2-core machine.
 PROBE_TIMEOUT = "5"
 # Only what Python needs: no proxy variables, no PYTEST_* from a calling pytest.
 KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "VIRTUAL_ENV")
