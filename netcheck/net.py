@@ -120,10 +120,6 @@ class HttpAnswer:
     truncated: bool
     proxy: Proxy | None
 
-    def proxy_generated(self) -> bool:
-        """True if a proxy or filter, not the origin, produced this answer."""
-        return self.status == 407 or any(h in self.headers for h in PROXY_FINGERPRINTS)
-
 
 @dataclass(frozen=True)
 class Network:
@@ -311,8 +307,10 @@ class Network:
                 resp = conn.getresponse()
                 body = resp.read(max_bytes + 1)
             finally:
-                conn.close()
+                sock.close()
         trace.note(http_status=f"{resp.status} {resp.reason}", body_bytes=len(body))
+        if proxy and (resp.status == 407 or any(h in resp.headers for h in PROXY_FINGERPRINTS)):
+            raise proxy_refusal(resp.status, resp.reason, resp.headers, f"GET {url}")
         return HttpAnswer(
             resp.status, resp.reason, resp.headers, body[:max_bytes], len(body) > max_bytes, proxy
         )
@@ -382,7 +380,8 @@ class _DeadlineSocket:
         return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
 
     def close(self) -> None:
-        self._sock.close()
+        """http.client closes "Connection: close" answers before their body is read: the
+        owner of the real socket closes it when done."""
 
 
 class _DeadlineReader(io.RawIOBase):

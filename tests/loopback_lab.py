@@ -184,6 +184,7 @@ def start(workdir: Path) -> Lab:
     routes |= {
         ("ok.netcheck.test", "/crl.crl"): Response(body=pem_crl),
         ("ok.netcheck.test", "/stale.crl"): Response(body=stale_crl),
+        ("ok.netcheck.test", "/slow.crl"): Response(body=fresh_crl, body_delay=0.3),
         ("ok.netcheck.test", "/html.crl"): Response(body=b"<html>Please log in</html>"),
         ("ok.netcheck.test", "/missing.crl"): Response(status=404, body=b"not found"),
         ("ok.netcheck.test", "/connecttest.txt"): Response(body=CONNECT_TEST),

@@ -47,6 +47,9 @@ checks = ["crl"]
 url = "http://ok.netcheck.test/stale.crl"
 checks = ["crl"]
 [[endpoint]]
+url = "http://ok.netcheck.test/slow.crl"
+checks = ["crl"]
+[[endpoint]]
 url = "http://ok.netcheck.test/html.crl"
 checks = ["crl"]
 [[endpoint]]
@@ -107,6 +110,7 @@ FAULTS = [
     ("test_tls12[refused.netcheck.test]", "failed", "tcp", "connection_refused"),
     ("test_crl[ok.netcheck.test/crl.crl]", "passed", "", ""),
     ("test_crl[ok.netcheck.test/stale.crl]", "failed", "content", "crl_expired"),
+    ("test_crl[ok.netcheck.test/slow.crl]", "passed", "", ""),  # body after the headers
     ("test_crl[ok.netcheck.test/html.crl]", "failed", "content", "crl_invalid"),
     ("test_crl[ok.netcheck.test/missing.crl]", "failed", "http", "http_status"),
     ("test_ncsi_web[ok.netcheck.test/connecttest.txt]", "passed", "", ""),
@@ -168,6 +172,9 @@ url = "https://denied.netcheck.test/"
 url = "http://denied.netcheck.test/plain"
 [[endpoint]]
 url = "https://proxyonly.netcheck.test/"
+[[endpoint]]
+url = "http://denied.netcheck.test/x.crl"
+checks = ["crl"]
 """
 
 
@@ -177,6 +184,11 @@ def test_explicit_proxy_verdicts(lab: Lab) -> None:
     assert run.verdict("test_firewall[ok.netcheck.test/plain]") == ("passed", "", "")
     assert run.verdict("test_firewall[denied.netcheck.test]") == ("failed", "proxy", "proxy_denied")
     assert run.verdict("test_firewall[denied.netcheck.test/plain]") == (
+        "failed",
+        "proxy",
+        "proxy_denied",
+    )
+    assert run.verdict("test_crl[denied.netcheck.test/x.crl]") == (
         "failed",
         "proxy",
         "proxy_denied",

@@ -6,13 +6,11 @@ itself (407, a block page, a gateway error) means blocked.
 
 from __future__ import annotations
 
-from netcheck.net import Network, proxy_refusal
+from netcheck.net import Network
 from netcheck.profile import Endpoint
 from netcheck.result import Trace
 
 
 def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     answer = network.get(endpoint.url, trace, max_bytes=4096, family=endpoint.family)
-    if answer.proxy and answer.proxy_generated():
-        raise proxy_refusal(answer.status, answer.reason, answer.headers, f"GET {endpoint.url}")
     return f"the origin answered HTTP {answer.status} {answer.reason}"

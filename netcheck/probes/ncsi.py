@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from netcheck import failures as f
 from netcheck.failures import Failure, Layer
-from netcheck.net import Network, proxy_refusal
+from netcheck.net import Network
 from netcheck.profile import DnsName, Endpoint
 from netcheck.result import Trace
 
@@ -18,8 +18,6 @@ def probe_web(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     answer = network.get(
         endpoint.url, trace, max_bytes=max(4096, len(expected)), family=endpoint.family
     )
-    if answer.proxy and answer.proxy_generated():
-        raise proxy_refusal(answer.status, answer.reason, answer.headers, f"GET {endpoint.url}")
     if 300 <= answer.status < 400:
         location = answer.headers.get("location", "(no Location header)")
         raise Failure(

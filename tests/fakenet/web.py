@@ -31,7 +31,7 @@ class Response:
 
     ``drip``: send the head one byte per ``drip`` seconds. ``endless``: no Content-Length,
     repeat ``body`` (or filler) until the client goes away. ``raw``: send these bytes
-    verbatim instead of an HTTP response.
+    verbatim instead of an HTTP response. ``body_delay``: pause between head and body.
     """
 
     status: int = 200
@@ -41,6 +41,7 @@ class Response:
     drip: float | None = None
     endless: bool = False
     raw: bytes | None = None
+    body_delay: float = 0
 
     @classmethod
     def redirect(cls, location: str, status: int = 302) -> Response:
@@ -127,6 +128,11 @@ class WebServer(TCPServer):
                 if self._stopping.wait(response.drip):
                     return
             head = b""
+        if response.body_delay:
+            conn.sendall(head)
+            head = b""
+            if self._stopping.wait(response.body_delay):
+                return
         if not response.endless:
             conn.sendall(head + response.body)
             return
