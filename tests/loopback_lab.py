@@ -34,6 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 ORIGIN, ORIGIN6 = "127.0.1.1", "::1"
 NAMESERVER = ("127.0.0.53", 5353)
 PROXY = ("127.0.4.1", 3128)
+# The probe timeout of lab runs: generous, so a loaded 2-core CI machine never times out a
+# healthy check; the faults that wait for it (dropped, silent, drip) cost this much once.
+TIMEOUT = 4.0
 AUTH_PROXY = ("127.0.4.2", 3128)
 PROXY_USER = ("alice", "s3cret-Pa55")
 CONNECT_TEST, NCSI = b"Microsoft Connect Test", b"Microsoft NCSI"
@@ -106,7 +109,9 @@ class Lab:
     def nameserver(self) -> str:
         return self.dns.nameserver
 
-    def run(self, profile: str | Path | None = None, *args: str, timeout: float = 2) -> SuiteRun:
+    def run(
+        self, profile: str | Path | None = None, *args: str, timeout: float = TIMEOUT
+    ) -> SuiteRun:
         """Run the real suite (pytest at the repository root) against this lab."""
         out = self.workdir / f"run{len(list(self.workdir.glob('run*')))}"
         out.mkdir()

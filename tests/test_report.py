@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.loopback_lab import REPO, Lab, SuiteRun
+from tests.loopback_lab import REPO, TIMEOUT, Lab, SuiteRun
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_junit_properties_carry_the_facts(healthy: SuiteRun) -> None:
     props = healthy.cases["test_firewall[login.microsoftonline.com]"].props
     assert props["check"] == "firewall" and props["endpoint"] == "login.microsoftonline.com"
     assert props["outcome"] == "pass" and props["address"] == "127.0.1.1 port 443"
-    assert float(props["probe_time"]) < 2
+    assert float(props["probe_time"]) < TIMEOUT
 
 
 def report_data(page: str) -> dict:
