@@ -14,6 +14,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import urllib.request
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -180,6 +181,19 @@ class Network:
         return v4 + routable
 
     # --- proxy ---
+
+    def describe_proxy(self) -> str:
+        """The proxy setting in effect, for headers and reports (credentials redacted)."""
+        if self.proxy or not self.use_env_proxy:
+            return str(self.proxy or "none (--proxy=none)")
+        found = []
+        for scheme, value in urllib.request.getproxies().items():
+            if scheme in ("http", "https"):
+                try:
+                    found.append(f"{scheme}: {Proxy.parse(value)}")
+                except ValueError:
+                    found.append(f"{scheme}: unusable value")
+        return "from the environment: " + "; ".join(found) if found else "none"
 
     def proxy_for(self, url: str) -> Proxy | None:
         if self.proxy or not self.use_env_proxy:

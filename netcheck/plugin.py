@@ -133,10 +133,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     profile, network = config.stash[PROFILE], config.stash[NETWORK]
-    proxy = network.proxy or ("environment" if network.use_env_proxy else "none")
     return [
         f"netcheck: {profile.name} ({profile.path}), timeout {config.stash[TIMEOUT]:g} s",
-        f"netcheck: resolver {network.describe_resolver()}; proxy {proxy}",
+        f"netcheck: resolver {network.describe_resolver()}; proxy {network.describe_proxy()}",
     ]
 
 

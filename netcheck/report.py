@@ -35,11 +35,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     config = session.config
     profile, network = config.stash[PROFILE], config.stash[NETWORK]
-    proxy = network.proxy or ("from the environment" if network.use_env_proxy else "none")
     rows = {
         "Profile": f"{profile.name} ({profile.path})",
         "Resolver": network.describe_resolver(),
-        "Proxy": str(proxy),
+        "Proxy": network.describe_proxy(),
         "CA bundle": ", ".join(map(str, network.trust_files())) or "system trust store only",
         "Probe timeout": f"{config.stash[TIMEOUT]:g} s",
         "Platform": platform.platform(),

@@ -47,7 +47,7 @@ def test_report_has_netcheck_columns_environment_and_evidence(healthy: SuiteRun)
     env = data["environment"]
     assert env["Profile"].startswith("Microsoft 365 Apps activation")
     assert env["Resolver"] == "127.0.0.53:5353"
-    assert env["Proxy"] == "from the environment"  # the lab's environment sets none
+    assert env["Proxy"] == "none"  # Lab.run removes proxy variables
     row = next(
         t
         for tid, tests in data["tests"].items()
