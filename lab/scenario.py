@@ -7,8 +7,6 @@ per test id. A test not named in `expect` must pass.
 
 Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
 beats `TEST[*]`, which beats `*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
-A run's `bugs` table names expect keys whose verdict is right but that netcheck gets
-wrong today, with the reason: the end-to-end tests check those as strict xfails.
 """
 
 from __future__ import annotations
@@ -41,7 +39,6 @@ RUN_KEYS = {
     "proxy": str,
     "max_seconds": (int, float),
     "expect": dict,
-    "bugs": dict,
 }
 PROXY_MODES = ("", "anonymous", "credentials")
 MSOID_TARGETS = ("worldwide", "21vianet", "absent")
@@ -77,7 +74,6 @@ class Run:
     proxy: str  # "" (direct), "anonymous" or "credentials"
     max_seconds: float
     expect: dict[str, Verdict]
-    bugs: dict[str, str] = field(default_factory=dict)  # expect key -> netcheck bug
 
     def keys(self, test_ids: list[str]) -> dict[str, str | None]:
         """The expect key that decides each test's verdict (None: it must pass)."""
@@ -95,10 +91,6 @@ class Run:
         """The verdict each collected test must have; unknown keys are an error."""
         keys = self.keys(test_ids)
         return {t: self.expect[k] if k else Verdict("pass") for t, k in keys.items()}
-
-    def buggy(self, test_ids: list[str]) -> dict[str, str]:
-        """Test id -> the netcheck bug that makes its verdict wrong today."""
-        return {t: self.bugs[k] for t, k in self.keys(test_ids).items() if k in self.bugs}
 
 
 @dataclass(frozen=True)
@@ -153,11 +145,8 @@ def load(name_or_path: str | Path) -> Scenario:
             expect = {k: Verdict.parse(v) for k, v in run.get("expect", {}).items()}
         except (ValueError, AttributeError) as exc:
             raise ScenarioError(f"{where}: expect: {exc}") from None
-        bugs = run.get("bugs", {})
-        if stray := sorted(set(bugs) - set(expect)):
-            raise ScenarioError(f"{where}: bugs keys must also be expect keys: {stray}")
         name, proxy = run.get("name", "default"), run.get("proxy", "")
-        runs.append(Run(name, proxy, run.get("max_seconds", 60), expect, bugs))
+        runs.append(Run(name, proxy, run.get("max_seconds", 60), expect))
     return Scenario(path.stem, path, data.get("description", ""), network, tuple(runs))
 
 

@@ -84,44 +84,14 @@ def _ids(runs):
 
 @pytest.mark.parametrize(("name", "run_name"), RUNS, ids=_ids(RUNS))
 def test_verdicts(name: str, run_name: str, out_dir: Path) -> None:
-    """Every test's outcome, layer and cause is exactly the scenario's (known bugs aside)."""
+    """Every test's outcome, layer and cause is exactly the scenario's."""
     result = outcome(name, out_dir).runs[run_name]
     assert result.verdicts, f"the suite wrote no JUnit report:\n{result.output[-3000:]}"
     run = next(r for r in SCENARIOS[name].runs if r.name == run_name)
-    buggy = run.buggy(list(result.verdicts))
-    expected = {t: v for t, v in run.expected(list(result.verdicts)).items() if t not in buggy}
-    actual = {t: v for t, v in result.verdicts.items() if t not in buggy}
-    diff = scenarios.compare(expected, actual)
+    diff = scenarios.compare(run.expected(list(result.verdicts)), result.verdicts)
     assert not diff, "\n".join(diff) + f"\n\nsuite output:\n{result.output[-3000:]}"
     failing = sum(v.outcome != "pass" for v in run.expected(list(result.verdicts)).values())
     assert result.returncode == (1 if failing else 0), result.output[-3000:]
-
-
-BUGS = [
-    pytest.param(
-        s,
-        r.name,
-        key,
-        marks=pytest.mark.xfail(strict=True, reason=reason),
-        id=f"{s}-{r.name}-{key}",
-    )
-    for s, sc in SCENARIOS.items()
-    for r in sc.runs
-    for key, reason in r.bugs.items()
-]
-
-
-@pytest.mark.parametrize(("name", "run_name", "key"), BUGS)
-def test_known_netcheck_bug(name: str, run_name: str, key: str, out_dir: Path) -> None:
-    """The verdict netcheck should give where it is known to be wrong (strict xfail)."""
-    result = outcome(name, out_dir).runs[run_name]
-    run = next(r for r in SCENARIOS[name].runs if r.name == run_name)
-    ids = [t for t, k in run.keys(list(result.verdicts)).items() if k == key]
-    assert ids, f"{key} matches no test"
-    diff = scenarios.compare(
-        {t: run.expect[key] for t in ids}, {t: result.verdicts[t] for t in ids}
-    )
-    assert not diff, "\n".join(diff)
 
 
 @pytest.mark.parametrize(("name", "run_name"), RUNS, ids=_ids(RUNS))
