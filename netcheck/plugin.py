@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from netcheck import profile as profiles
+from netcheck import results
 from netcheck.net import Nameserver, Network, Proxy
 from netcheck.probes import PROBES
 from netcheck.result import Outcome, Result
@@ -24,6 +25,9 @@ NETWORK = pytest.StashKey[Network]()
 TIMEOUT = pytest.StashKey[float]()
 RUNNER = pytest.StashKey[Runner]()
 RESULT = pytest.StashKey[Result]()
+RECORD = pytest.StashKey[results.Record]()  # on an item: its check's record
+BASELINE = pytest.StashKey[results.Baseline | None]()
+FAIL_ON = ("required", "any", "new-required-failures")
 
 MARKERS = {
     "firewall": "the URL is reachable through firewall and proxy (DNS, TCP, TLS, HTTP)",
@@ -76,6 +80,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=profiles.TENANTS,
         help="who operates the tenant (default: the profile's, else worldwide)",
     )
+    group.addoption(
+        "--results",
+        metavar="PATH",
+        help="JSON results file (default: results.json next to the HTML report); 'none': off",
+    )
+    group.addoption(
+        "--baseline",
+        metavar="PATH",
+        help="an earlier results file: report what newly fails, newly passes, changed cause",
+    )
+    group.addoption(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="required",
+        help="what fails the run: a failing required check (default), any failing check, "
+        "or only a required check that passed in the --baseline",
+    )
 
 
 def _settings(config: pytest.Config) -> tuple[profiles.Profile, Network, float]:
@@ -119,11 +140,42 @@ def _settings(config: pytest.Config) -> tuple[profiles.Profile, Network, float]:
     return profile, network, timeout
 
 
+def _baseline(config: pytest.Config) -> results.Baseline | None:
+    opt = config.option
+    if opt.fail_on == "new-required-failures" and not opt.baseline:
+        raise pytest.UsageError("--fail-on=new-required-failures needs --baseline=PATH")
+    if not opt.baseline:
+        return None
+    try:
+        return results.Baseline.load(Path(opt.baseline))
+    except results.ResultsError as exc:
+        raise pytest.UsageError(f"--baseline: {exc}") from None
+
+
+def results_path(config: pytest.Config) -> Path | None:
+    """--results, else results.json next to the HTML report, else reports/ under the rootdir."""
+    chosen = config.option.results
+    if chosen:
+        return None if chosen.lower() == "none" else Path(chosen)
+    html = getattr(config.option, "htmlpath", None)
+    return (Path(html).parent if html else config.rootpath / "reports") / "results.json"
+
+
+def site(config: pytest.Config) -> str | None:
+    """Where this run probes from; None until runs from several sites exist."""
+    return None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[PROFILE], config.stash[NETWORK], config.stash[TIMEOUT] = _settings(config)
+    config.stash[BASELINE] = _baseline(config)
+    if not hasattr(config, "workerinput"):  # xdist workers send their records to the controller
+        from netcheck.recorder import Recorder
+
+        config.pluginmanager.register(Recorder(config), "netcheck.recorder")
     if config.pluginmanager.hasplugin("html"):
         from netcheck import report
 
@@ -146,7 +198,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             continue
         targets = profile.targets(kind)
         if targets:
-            metafunc.parametrize(kind, targets, ids=[t.id for t in targets], indirect=True)
+            skip = pytest.mark.skip
+            params = [
+                pytest.param(t, id=t.id, marks=[skip(reason=_skip(t))] if _skip(t) else [])
+                for t in targets
+            ]
+            metafunc.parametrize(kind, params, indirect=True)
         else:
             reason = (
                 "no custom domain given: add --domain=contoso.com (repeatable) or list "
@@ -160,6 +217,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 ids=["none"],
                 indirect=True,
             )
+
+
+def _skip(target: object) -> str:
+    """Why a profile entry is listed but not probed ('' if it is probed)."""
+    return getattr(target, "skip", "")
 
 
 def _runner(config: pytest.Config) -> Runner:
@@ -182,7 +244,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.option.collectonly or os.environ.get("PYTEST_XDIST_WORKER"):
         return  # xdist workers probe as tests arrive: they do not know their share in advance
     for item in session.items:
-        if check := _check(item):
+        if (check := _check(item)) and not _skip(check.target):
             _runner(config).submit(check)
 
 
@@ -196,20 +258,6 @@ def _result_fixture(request: pytest.FixtureRequest) -> Result:
     assert check is not None, f"{request.fixturename} is a netcheck fixture: use it in a test"
     result = _runner(request.config).result(check)
     request.node.stash[RESULT] = result
-    target = check.target
-    request.node.user_properties.extend(
-        [
-            ("check", check.kind),
-            ("endpoint", target.id),
-            ("required", str(target.required)),
-            ("outcome", result.outcome.value),
-            ("layer", result.layer or ""),
-            ("cause", result.cause or ""),
-            ("probe_time", f"{result.elapsed:.3f}"),
-            ("address", result.evidence.get("address", "")),
-            ("proxy", result.evidence.get("proxy", "")),
-        ]
-    )
     if result.outcome is Outcome.SKIP:
         pytest.skip(result.detail)
     return result
@@ -221,11 +269,50 @@ for _kind in PROBES:
 del _kind
 
 
+def _record(item: pytest.Item) -> results.Record | None:
+    """The item's record, made once its setup ran (the fixture has probed by then)."""
+    if RECORD in item.stash:
+        return item.stash[RECORD]
+    params = getattr(item, "callspec", None)
+    kind = next((k for k in PROBES if params and k in params.params), None)
+    if kind is None:
+        return None
+    result = item.stash.get(RESULT, None)
+    rec = results.record(item.nodeid, kind, params.params[kind], result, site(item.config))
+    if result is None and (skip := item.get_closest_marker("skip")):
+        rec["detail"] = skip.kwargs.get("reason", rec["detail"])
+    if baseline := item.config.stash[BASELINE]:
+        baseline.annotate(rec)
+    item.stash[RECORD] = rec
+    item.user_properties.extend(results.junit_properties(rec))
+    return rec
+
+
+def _tolerated(config: pytest.Config, rec: results.Record) -> str | None:
+    """Why this failed check does not fail the run under --fail-on, or None if it does."""
+    fail_on = config.option.fail_on
+    if fail_on == "any" or rec["outcome"] != Outcome.FAIL:
+        return None  # an internal error is netcheck's bug: it always fails the run
+    failure = f"{results.describe(rec)}: {rec['detail']}"
+    if not rec["required"]:
+        return f"optional check failed: {failure}"
+    if fail_on == "new-required-failures" and rec["change"] != results.NEW_FAILURE:
+        was = results.describe(rec["baseline"]) if rec["baseline"] else "?"
+        return f"known failure (baseline: {was}): {failure}"
+    return None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    """A failed check reads as its explanation, not as a Python assertion."""
+    """A failed check reads as its explanation, not as a Python assertion; a failure the
+    gate tolerates (optional, or known from the baseline) is reported as xfail."""
+    rec = _record(item)
     report: pytest.TestReport = yield
     result = item.stash.get(RESULT, None)
     if result and report.when == "call" and report.failed and not result.passed:
         report.longrepr = result.explain()
+        if rec and (reason := _tolerated(item.config, rec)):
+            report.outcome, report.wasxfail = "skipped", reason
+    if rec:
+        report.netcheck = rec  # type: ignore[attr-defined]  # travels to the xdist controller
     return report

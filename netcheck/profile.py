@@ -10,9 +10,10 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 CHECKS = ("firewall", "tls", "crl")
 FAMILIES = ("any", "ipv4", "ipv6")
@@ -36,6 +37,9 @@ class Endpoint:
     checks: tuple[str, ...] = ("firewall",)
     family: str = "any"
     expect_body: str | None = None
+    service_area: str = ""
+    pattern: str = ""  # the published wildcard host (`*.office.com`) `url` stands for
+    skip: str = ""  # why the entry is listed but not probed (a wildcard with no probe_host)
 
     @property
     def scheme(self) -> str:
@@ -112,11 +116,13 @@ class Profile:
 # --- validators: each returns the clean value or raises ValueError with a short reason ---
 
 
-def hostname(value: str) -> str:
+def hostname(value: str, *, wildcard: bool = False) -> str:
+    """A host name; with `wildcard`, `*` may stand for part of a label (`*cdn.onenote.net`)."""
     name = value.rstrip(".").lower()
     if _is_ip(name):
         raise ValueError(f"{value!r} is an IP address; a host name is required")
-    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+    labels = name.replace("*", "x").split(".") if wildcard else name.split(".")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"{value!r} is not a valid host name")
     return name
 
@@ -129,18 +135,22 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def http_url(value: str) -> str:
+def http_url(value: str, *, wildcard: bool = False) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"{value!r}: the scheme must be http:// or https://")
     if not parts.hostname:
         raise ValueError(f"{value!r} has no host")
-    hostname(parts.hostname)
+    hostname(parts.hostname, wildcard=wildcard)
     try:
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
         raise ValueError(f"{value!r}: {exc}") from None
     return value
+
+
+def _wildcard_url(value: str) -> str:
+    return http_url(value, wildcard=True)
 
 
 def _address(version: int) -> Callable[[str], str]:
@@ -179,9 +189,12 @@ _SCHEMA: dict[str, tuple[dict[str, Field], set[str]]] = {
     "endpoint": (
         {
             **_COMMON,
-            "url": (str, http_url),
+            "url": (str, _wildcard_url),
             "checks": (list, _one_of(CHECKS)),
             "family": (str, _one_of(FAMILIES)),
+            "service_area": (str, None),
+            "probe_host": (str, hostname),
+            "skip": (str, None),
         },
         {"url"},
     ),
@@ -272,6 +285,27 @@ def _default_id(url: str) -> str:
     return f"{parts.hostname}{path}"
 
 
+def _concrete(entry: dict[str, Any], label: str) -> dict[str, Any]:
+    """A wildcard URL is probed at its `probe_host`; without one it is listed but skipped."""
+    parts = urlsplit(entry["url"])
+    host, probe_host = parts.hostname or "", entry.pop("probe_host", None)
+    if "*" not in host:
+        if probe_host:
+            raise ProfileError(f"{label}: key 'probe_host': only for wildcard URLs (*.domain)")
+        return entry
+    entry["pattern"] = host
+    if not probe_host:
+        entry.setdefault(
+            "skip", f'wildcard {host}: no concrete host to probe; add probe_host = "<a host>"'
+        )
+        return entry
+    if "*" in probe_host or not fnmatchcase(probe_host, host):
+        raise ProfileError(f"{label}: key 'probe_host': {probe_host!r} does not match {host!r}")
+    netloc = probe_host + (f":{parts.port}" if parts.port else "")
+    entry["url"] = urlunsplit(parts._replace(netloc=netloc))
+    return entry
+
+
 def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None = None) -> Profile:
     """Read and validate a profile; `domains` and `tenant` come from the command line."""
     path = Path(path)
@@ -325,7 +359,7 @@ def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None 
         )
         if "tls" in checks and not e["url"].startswith("https:"):
             raise ProfileError(f"{label}: key 'checks': 'tls' needs an https:// URL")
-        endpoints.append(Endpoint(checks=checks, **e))
+        endpoints.append(Endpoint(checks=checks, **_concrete(e, label)))
     ncsi_web = []
     for label, e in entries("ncsi_web"):
         if not e["url"].startswith("http:"):

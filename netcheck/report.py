@@ -13,8 +13,9 @@ import pytest
 from pytest_html import extras
 
 from netcheck.advice import advice_for
-from netcheck.plugin import NETWORK, PROFILE, RESULT, TIMEOUT
+from netcheck.plugin import BASELINE, NETWORK, PROFILE, RESULT, TIMEOUT
 from netcheck.result import Result
+from netcheck.results import Baseline, Diff
 
 COLUMNS = ("check", "endpoint", "layer", "cause", "probe_time")
 
@@ -59,7 +60,25 @@ def pytest_html_results_summary(
     profile = session.config.stash[PROFILE]
     prefix.append(
         f"<p>Profile: <b>{escape(profile.name)}</b>. {escape(profile.description)} "
-        "Open a failed row to see the evidence and what to do.</p>"
+        "Open a failed row to see the evidence and what to do. Expected failures are optional "
+        "checks that failed (or, with --fail-on=new-required-failures, failures the baseline "
+        "already had): reported, but they do not fail the run.</p>"
+    )
+    recorder = session.config.pluginmanager.get_plugin("netcheck.recorder")
+    if recorder and (diff := recorder.diff()):
+        prefix.insert(0, diff_html(diff, session.config.stash[BASELINE]))
+
+
+def diff_html(diff: Diff, baseline: Baseline) -> str:
+    rows = "".join(
+        f'<tr class="netcheck-{heading.replace(" ", "-")}"><th>{escape(heading)}</th>'
+        f"<td>{escape(line)}</td></tr>"
+        for heading, line in diff.lines()
+    )
+    return (
+        f'<div class="netcheck-diff"><h2>Changes since the baseline</h2>'
+        f"<p>Baseline: {escape(str(baseline.path))} ({escape(baseline.created)}). "
+        f"{escape(diff.summary())}.</p><table>{rows}</table></div>"
     )
 
 

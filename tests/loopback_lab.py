@@ -7,6 +7,7 @@ Only usable inside an isolated network namespace (./selftest provides one).
 
 from __future__ import annotations
 
+import json
 import os
 import ssl
 import subprocess
@@ -78,7 +79,7 @@ FAULT_ZONE = {
 class Case:
     """One test of a suite run, as JUnit XML recorded it."""
 
-    outcome: str  # passed, failed, skipped, error
+    outcome: str  # passed, failed, skipped, xfailed, error
     message: str
     props: dict[str, str]
 
@@ -90,6 +91,7 @@ class SuiteRun:
     cases: dict[str, Case]
     html: str
     junit: str
+    results: dict  # the JSON results file (empty if none was written)
 
     def verdict(self, name: str) -> tuple[str, str, str]:
         case = self.cases[name]
@@ -133,14 +135,14 @@ class Lab:
             cmd.append(f"--endpoints={profile}")
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-        junit = out / "junit.xml"
-        html = out / "report.html"
+        junit, html, results = out / "junit.xml", out / "report.html", out / "results.json"
         return SuiteRun(
             proc.returncode,
             proc.stdout + proc.stderr,
             parse_junit(junit) if junit.exists() else {},
             html.read_text() if html.exists() else "",
             junit.read_text() if junit.exists() else "",
+            json.loads(results.read_text()) if results.exists() else {},
         )
 
 
@@ -152,6 +154,8 @@ def parse_junit(path: Path) -> dict[str, Case]:
         for tag in ("failure", "error", "skipped"):
             if (node := tc.find(tag)) is not None:
                 outcome = {"failure": "failed"}.get(tag, tag)
+                if node.get("type") == "pytest.xfail":
+                    outcome = "xfailed"
                 message = (node.get("message") or "") + (node.text or "")
         cases[tc.get("name", "")] = Case(outcome, message, props)
     return cases

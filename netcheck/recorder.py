@@ -1,0 +1,80 @@
+"""On the controlling pytest process: gather every check's record from the test reports
+(xdist workers' included), write the results file, and show the diff with the baseline."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from netcheck import results
+from netcheck.plugin import BASELINE, NETWORK, PROFILE, TIMEOUT, results_path, site
+
+
+class Recorder:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.records: dict[str, results.Record] = {}  # by node id, in the order tests ran
+        self.started = time.time()
+        self.path = results_path(config)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        rec = getattr(report, "netcheck", None)
+        if rec is None:
+            return
+        rec = self.records.setdefault(report.nodeid, rec)
+        outcome = _test_outcome(report)
+        if outcome and (rec["test_outcome"] in (None, "passed") or outcome == "error"):
+            rec["test_outcome"] = outcome
+
+    def diff(self) -> results.Diff | None:
+        baseline = self.config.stash[BASELINE]
+        return results.Diff.of(self.records.values(), baseline) if baseline else None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.path is None or self.config.option.collectonly:
+            return
+        config = self.config
+        network, baseline = config.stash[NETWORK], config.stash[BASELINE]
+        profile = config.stash[PROFILE]
+        proxy = network.proxy or ("environment" if network.use_env_proxy else "none")
+        head: dict[str, Any] = {
+            "created": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
+            "duration": round(time.time() - self.started, 3),
+            "exit_status": int(exitstatus),
+            "site": site(config),
+            "profile": {"name": profile.name, "path": str(profile.path)},
+            "settings": {
+                "resolver": network.describe_resolver(),
+                "proxy": str(proxy),
+                "probe_timeout": config.stash[TIMEOUT],
+                "fail_on": config.option.fail_on,
+            },
+            "baseline": str(baseline.path) if baseline else None,
+        }
+        results.write(self.path, head, list(self.records.values()))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        tr = terminalreporter
+        if diff := self.diff():
+            baseline = self.config.stash[BASELINE]
+            tr.section(f"netcheck: changes since {baseline.path} ({baseline.created})")
+            for heading, line in diff.lines():
+                tr.line(f"{heading.upper():14} {line}", red=heading == "newly fails")
+            tr.line(diff.summary())
+        if self.path and not self.config.option.collectonly:
+            tr.line(f"netcheck: results written to {self.path}")
+
+
+def _test_outcome(report: pytest.TestReport) -> str | None:
+    """pytest's verdict as the record states it; None when this phase changes nothing."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.when == "call":
+        return report.outcome
+    if report.failed:
+        return "error"
+    return "skipped" if report.skipped else None

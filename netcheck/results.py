@@ -1,0 +1,201 @@
+"""Results as data: one record per check, the results file, and the diff against a baseline.
+
+The record is built where the test ran (an xdist worker, maybe) and travels on the pytest
+report as a plain dict, so the controller can write the file and compare it with a baseline.
+The schema is documented in docs/results-schema.md; bump VERSION on incompatible changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netcheck.result import Result
+
+SCHEMA, VERSION = "netcheck-results", 1
+FAILING = ("fail", "error")
+
+# What changed since the baseline, per record (None without a baseline).
+NEW_FAILURE, NEW_PASS, CAUSE_CHANGED = "new_failure", "new_pass", "cause_changed"
+UNCHANGED, NEW_CHECK = "unchanged", "new_check"
+
+Record = dict[str, Any]
+Key = tuple[str | None, str | None, str | None]  # site, check, endpoint
+
+
+def record(
+    nodeid: str, kind: str | None, target: Any, result: Result | None, site: str | None
+) -> Record:
+    """The facts of one check. `target` is the profile entry; `result` is None when the check
+    never ran (skipped before probing: a wildcard without probe host, no domain given)."""
+    evidence = dict(result.evidence) if result else {}
+    addresses = evidence.get("addresses", "")
+    rec: Record = {
+        "id": nodeid,
+        "site": site,
+        "check": kind,
+        "endpoint": getattr(target, "id", None),
+        "target": getattr(target, "url", None) or getattr(target, "name", None),
+        "pattern": getattr(target, "pattern", "") or None,
+        "category": getattr(target, "category", None),
+        "service_area": getattr(target, "service_area", "") or None,
+        "required": getattr(target, "required", None),
+        "outcome": result.outcome.value if result else "skip",
+        "layer": result.layer.value if result and result.layer else None,
+        "cause": result.cause if result else None,
+        "detail": result.detail if result else None,
+        "probe_time": round(result.elapsed, 3) if result else None,
+        "phases": {k: round(v, 4) for k, v in result.phases.items()} if result else {},
+        "addresses": [a for a in addresses.split(", ") if a and a != "none"],
+        "address": evidence.get("address"),
+        "proxy": evidence.get("proxy"),
+        "evidence": evidence,
+        "test_outcome": None,  # filled in from pytest's reports
+        "change": None,
+        "baseline": None,
+    }
+    return rec
+
+
+def key(rec: Record) -> Key:
+    """Identical checks from several sites coexist: a check is (site, kind, endpoint id)."""
+    return rec["site"], rec["check"], rec["endpoint"]
+
+
+def junit_properties(rec: Record) -> list[tuple[str, str]]:
+    """The record as JUnit XML properties: scalars by name, phases as time_<phase>."""
+    names = ("check", "endpoint", "target", "category", "service_area", "required", "site")
+    names += ("outcome", "layer", "cause", "detail", "probe_time", "address", "proxy")
+    props = [(n, "" if rec[n] is None else str(rec[n])) for n in names]
+    props.append(("addresses", ", ".join(rec["addresses"])))
+    props += [(f"time_{phase}", f"{seconds:.4f}") for phase, seconds in rec["phases"].items()]
+    if rec["change"]:
+        props.append(("change", rec["change"]))
+    return props
+
+
+def change(rec: Record, before: Record | None) -> str:
+    """How this record differs from the same check in the baseline."""
+    if before is None:
+        return NEW_FAILURE if rec["outcome"] in FAILING else NEW_CHECK
+    now, then = rec["outcome"] in FAILING, before["outcome"] in FAILING
+    if now and not then:
+        return NEW_FAILURE
+    if then and rec["outcome"] == "pass":
+        return NEW_PASS
+    if now and (rec["layer"], rec["cause"]) != (before["layer"], before["cause"]):
+        return CAUSE_CHANGED
+    return UNCHANGED
+
+
+def describe(rec: Record) -> str:
+    """`fail at dns (dns_nxdomain)`, `pass`, ..."""
+    if rec["layer"]:
+        return f"{rec['outcome']} at {rec['layer']} ({rec['cause']})"
+    return rec["outcome"]
+
+
+class ResultsError(Exception):
+    """A results file that cannot be used as a baseline; one line."""
+
+
+@dataclass
+class Baseline:
+    path: Path
+    created: str
+    records: dict[Key, Record]
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ResultsError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ResultsError(f"{path}: not a JSON results file ({exc})") from None
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise ResultsError(f"{path}: not a netcheck results file (no schema {SCHEMA!r})")
+        if data.get("version") != VERSION:
+            raise ResultsError(
+                f"{path}: results schema version {data.get('version')!r}, "
+                f"this netcheck reads version {VERSION}"
+            )
+        records = {key(r): r for r in data.get("results", [])}
+        return cls(path, str(data.get("created", "")), records)
+
+    def annotate(self, rec: Record) -> Record:
+        """Fill in `change` and `baseline` (what the baseline said about this check)."""
+        before = self.records.get(key(rec))
+        rec["change"] = change(rec, before)
+        if before is not None:
+            rec["baseline"] = {k: before.get(k) for k in ("outcome", "layer", "cause")}
+        return rec
+
+
+@dataclass
+class Diff:
+    """What changed since the baseline: the records worth a line each, and counts."""
+
+    new_failures: list[Record]
+    new_passes: list[Record]
+    cause_changed: list[Record]
+    new_checks: int
+    gone: list[Key]
+
+    @classmethod
+    def of(cls, records: Iterable[Record], baseline: Baseline) -> Diff:
+        records = list(records)
+        by = {c: [r for r in records if r["change"] == c] for c in (NEW_FAILURE, NEW_PASS)}
+        present = {key(r) for r in records}
+        return cls(
+            new_failures=by[NEW_FAILURE],
+            new_passes=by[NEW_PASS],
+            cause_changed=[r for r in records if r["change"] == CAUSE_CHANGED],
+            new_checks=sum(r["change"] == NEW_CHECK for r in records),
+            gone=[k for k in baseline.records if k not in present],
+        )
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(heading, line) pairs for the terminal and the HTML report."""
+        out = []
+        for rec in self.new_failures:
+            was = describe(rec["baseline"]) if rec["baseline"] else "not in the baseline"
+            out.append(("newly fails", f"{_name(rec)}: {describe(rec)}; was {was}"))
+        for rec in self.cause_changed:
+            out.append(
+                ("changed cause", f"{_name(rec)}: {describe(rec)}; was {describe(rec['baseline'])}")
+            )
+        for rec in self.new_passes:
+            out.append(("newly passes", f"{_name(rec)}: was {describe(rec['baseline'])}"))
+        return out
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.new_failures)} newly failing ("
+            f"{sum(r['required'] for r in self.new_failures)} required), "
+            f"{len(self.new_passes)} newly passing, {len(self.cause_changed)} changed cause, "
+            f"{self.new_checks} new checks, {len(self.gone)} no longer run"
+        )
+
+
+def _name(rec: Record) -> str:
+    required = "required" if rec["required"] else "optional"
+    site = f"@{rec['site']} " if rec["site"] else ""
+    return f"{site}{rec['check']} {rec['endpoint']} [{required}]"
+
+
+def write(path: Path, head: dict[str, Any], records: list[Record]) -> None:
+    counts = Counter(r["test_outcome"] for r in records)
+    data = {
+        "schema": SCHEMA,
+        "version": VERSION,
+        **head,
+        "summary": dict(sorted(counts.items())),
+        "results": records,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
