@@ -306,12 +306,23 @@ def _concrete(entry: dict[str, Any], label: str) -> dict[str, Any]:
     return entry
 
 
+def _m365(text: str, where: str) -> dict[str, Any]:
+    """A .json profile is the Microsoft 365 endpoints web service's list, converted."""
+    from netcheck import m365
+
+    try:
+        return m365.from_json(text, source=Path(where).name)[0]
+    except m365.M365Error as exc:
+        raise ProfileError(f"{where}: {exc}") from None
+
+
 def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None = None) -> Profile:
     """Read and validate a profile; `domains` and `tenant` come from the command line."""
     path = Path(path)
     where = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = _m365(text, where) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except FileNotFoundError:
         raise ProfileError(f"{where}: no such file") from None
     except IsADirectoryError:

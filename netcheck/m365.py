@@ -1,0 +1,191 @@
+"""The Microsoft 365 IP address and URL web service (`endpoints/worldwide` JSON) as a profile.
+
+Each endpoint set lists `urls` with `tcpPorts`; every (host, port) becomes one [[endpoint]]:
+443 → https://host/, 80 → http://host/ (id `host:80`), any other TCP port an entry that is
+listed but skipped (netcheck speaks HTTP). Wildcards (`*.domain`, `*cdn.onenote.net`,
+`autodiscover.*.onmicrosoft.com`) stay wildcards: probed at a `probe_host` you give, else
+listed and skipped with the reason. A host listed by several sets is one entry: required if
+any set requires it, the strongest category (Optimize > Allow > Default), every service area.
+Sets with IP ranges only are named in the header and in the summary: they have no host name.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+SERVICE_URL = "https://endpoints.office.com/endpoints/worldwide"
+CATEGORIES = ("Optimize", "Allow", "Default")  # strongest first
+SCHEMES = {443: "https", 80: "http"}
+
+
+class M365Error(ValueError):
+    """Input that is not the endpoints web service's JSON; the message is one line."""
+
+
+@dataclass
+class Summary:
+    sets: int = 0
+    urls: int = 0  # unique URL entries (host patterns) in the input
+    wildcards: int = 0
+    probed_wildcards: int = 0
+    endpoints: int = 0
+    other_ports: int = 0  # entries listed but skipped: a TCP port netcheck does not probe
+    ip_only: list[int] = field(default_factory=list)  # set ids with no URL
+
+    def __str__(self) -> str:
+        ip_only = ", ".join(map(str, self.ip_only)) or "none"
+        return (
+            f"{self.sets} endpoint sets, {self.urls} unique URLs ({self.wildcards} wildcards, "
+            f"{self.probed_wildcards} with a probe host) -> {self.endpoints} endpoints "
+            f"({self.other_ports} on ports other than 80/443, listed and skipped); "
+            f"sets with IP ranges only, not converted: {ip_only}"
+        )
+
+
+@dataclass
+class _Entry:
+    host: str
+    port: int
+    sets: list[int] = field(default_factory=list)
+    required: bool = False
+    category: str = "Default"
+    areas: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def convert(
+    sets: object, *, probe_hosts: dict[str, str] | None = None, source: str = ""
+) -> tuple[dict[str, Any], Summary]:
+    """The web service's JSON (parsed) → profile data (the TOML's tables) and a summary."""
+    if not isinstance(sets, list) or not all(isinstance(s, dict) and "id" in s for s in sets):
+        raise M365Error("expected the endpoints web service's JSON: a list of endpoint sets")
+    probe_hosts = {k.lower(): v.lower() for k, v in (probe_hosts or {}).items()}
+    summary = Summary(sets=len(sets))
+    entries: dict[tuple[str, int], _Entry] = {}
+    for s in sets:
+        urls = [u.strip().lower().rstrip(".") for u in s.get("urls") or []]
+        if not urls:
+            summary.ip_only.append(s["id"])
+            continue
+        ports = _ports(s.get("tcpPorts")) or [443]
+        for host in urls:
+            for port in ports:
+                e = entries.setdefault((host, port), _Entry(host, port))
+                e.sets.append(s["id"])
+                e.required |= bool(s.get("required"))
+                category = s.get("category", "Default")
+                if category in CATEGORIES and CATEGORIES.index(category) < CATEGORIES.index(
+                    e.category
+                ):
+                    e.category = category
+                if (area := s.get("serviceArea")) and area not in e.areas:
+                    e.areas.append(area)
+                if (note := s.get("notes")) and note not in e.notes:
+                    e.notes.append(note)
+    hosts = sorted({h for h, _ in entries})
+    summary.urls = len(hosts)
+    wildcards = [h for h in hosts if "*" in h]
+    summary.wildcards = len(wildcards)
+    summary.probed_wildcards = sum(w in probe_hosts for w in wildcards)
+    unknown = sorted(set(probe_hosts) - set(wildcards))
+    if unknown:
+        raise M365Error(f"--probe-host: {unknown[0]!r} is not a wildcard URL of this list")
+    endpoints = [_endpoint(e, hosts, probe_hosts) for e in entries.values()]
+    summary.endpoints = len(endpoints)
+    summary.other_ports = sum("skip" in e for e in endpoints)
+    head = {
+        "name": "Microsoft 365 endpoints (worldwide)",
+        "description": f"Converted from the Microsoft 365 endpoints web service"
+        f"{f' ({source})' if source else ''}: {summary}.",
+    }
+    return {"profile": head, "endpoint": endpoints}, summary
+
+
+def _ports(value: object) -> list[int]:
+    if not value:
+        return []
+    try:
+        return [int(p) for p in str(value).split(",") if p.strip()]
+    except ValueError:
+        raise M365Error(f"tcpPorts {value!r} is not a list of port numbers") from None
+
+
+def _endpoint(e: _Entry, hosts: list[str], probe_hosts: dict[str, str]) -> dict[str, Any]:
+    scheme = SCHEMES.get(e.port, "https")
+    url = f"{scheme}://{e.host}/" if e.port in SCHEMES else f"https://{e.host}:{e.port}/"
+    sets = ", ".join(map(str, e.sets))
+    notes = [f"Microsoft 365 endpoint set {sets}."]
+    out: dict[str, Any] = {"url": url, "id": e.host if e.port == 443 else f"{e.host}:{e.port}"}
+    if "*" in e.host:
+        if e.host in probe_hosts:
+            out["probe_host"] = probe_hosts[e.host]
+        listed = [h for h in hosts if "*" not in h and fnmatchcase(h, e.host)]
+        if listed:
+            notes.append(
+                f"Hosts under it that this list names (checked on their own): {', '.join(listed)}."
+            )
+    out |= {
+        "category": e.category,
+        "service_area": ", ".join(e.areas),
+        "required": e.required,
+        "notes": " ".join([*notes, *e.notes]),
+    }
+    if e.port == 80:
+        out["checks"] = ["firewall"]
+    if e.port not in SCHEMES:
+        out["skip"] = (
+            f"TCP port {e.port} is not HTTP: netcheck probes port 443 (https) and 80 (http)"
+        )
+    return out
+
+
+def from_json(text: str, **kwargs: Any) -> tuple[dict[str, Any], Summary]:
+    try:
+        sets = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise M365Error(f"not JSON: {exc}") from None
+    return convert(sets, **kwargs)
+
+
+def fetch(url: str = SERVICE_URL, timeout: float = 30) -> str:
+    """Download the list; the service asks for a client request id (a GUID) on every call."""
+    import requests
+
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    query.setdefault("clientrequestid", [str(uuid.uuid4())])
+    url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    try:
+        response = requests.get(url, timeout=timeout)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        where = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        raise M365Error(f"cannot download {where}: {exc}") from None
+    return response.text
+
+
+def to_toml(data: dict[str, Any], comments: Sequence[str] = ()) -> str:
+    """Write profile data as TOML (strings, booleans and lists of strings are all it holds)."""
+    lines = [f"# {c}" for c in comments]
+    lines += ["", "[profile]", *_pairs(data["profile"])]
+    for table in data.get("endpoint", []):
+        lines += ["", "[[endpoint]]", *_pairs(table)]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _pairs(table: dict[str, Any]) -> list[str]:
+    return [f"{key} = {_value(value)}" for key, value in table.items()]
+
+
+def _value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
