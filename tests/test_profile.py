@@ -127,6 +127,26 @@ BAD = [
         "[msoid]: key 'tenant': 'cn' is not one of worldwide, 21vianet",
     ),
     (
+        "probe host on a plain url",
+        HEAD + '[[endpoint]]\nurl = "https://a.example/"\nprobe_host = "b.example"\n',
+        "key 'probe_host': only for wildcard URLs (*.domain)",
+    ),
+    (
+        "probe host outside the wildcard",
+        HEAD + '[[endpoint]]\nurl = "https://*.a.example/"\nprobe_host = "a.example"\n',
+        "key 'probe_host': 'a.example' does not match '*.a.example'",
+    ),
+    (
+        "wildcard probe host",
+        HEAD + '[[endpoint]]\nurl = "https://*.a.example/"\nprobe_host = "*.b.a.example"\n',
+        "key 'probe_host': '*.b.a.example' is not a valid host name",
+    ),
+    (
+        "wildcard ncsi url",
+        HEAD + '[[ncsi_web]]\nurl = "http://*.a.example/"\nexpect_body = "x"\n',
+        "ncsi_web[0] (http://*.a.example/): key 'url': '*.a.example' is not a valid host name",
+    ),
+    (
         "list item type",
         HEAD + '[[endpoint]]\nurl = "https://a.example/"\nchecks = [1]\n',
         "items must be strings, not integer",
@@ -145,6 +165,33 @@ def test_bad_profile_is_one_line_naming_file_entry_and_key(
     assert str(err.value).startswith(f"{path}: ")
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_wildcards_and_probe_hosts(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(
+        HEAD + '[[endpoint]]\nurl = "https://*.a.example/x"\nprobe_host = "www.a.example"\n'
+        'service_area = "Exchange"\n'
+        '[[endpoint]]\nurl = "https://*cdn.b.example:8443/"\n'
+        '[[endpoint]]\nurl = "http://c.*.example/"\nskip = "not today"\n'
+    )
+    probed, bare, skipped = load(path).endpoints
+    assert (probed.id, probed.url, probed.pattern, probed.skip) == (
+        "*.a.example/x",
+        "https://www.a.example/x",
+        "*.a.example",
+        "",
+    )
+    assert probed.service_area == "Exchange"
+    assert (bare.id, bare.url, bare.pattern) == (
+        "*cdn.b.example",
+        "https://*cdn.b.example:8443/",
+        "*cdn.b.example",
+    )
+    assert bare.skip == (
+        'wildcard *cdn.b.example: no concrete host to probe; add probe_host = "<a host>"'
+    )
+    assert (skipped.pattern, skipped.skip) == ("c.*.example", "not today")
 
 
 def test_unreadable_files(tmp_path: Path) -> None:
