@@ -40,7 +40,6 @@ class Recorder:
         config = self.config
         network, baseline = config.stash[NETWORK], config.stash[BASELINE]
         profile = config.stash[PROFILE]
-        proxy = network.proxy or ("environment" if network.use_env_proxy else "none")
         head: dict[str, Any] = {
             "created": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
             "duration": round(time.time() - self.started, 3),
@@ -49,7 +48,7 @@ class Recorder:
             "profile": {"name": profile.name, "path": str(profile.path)},
             "settings": {
                 "resolver": network.describe_resolver(),
-                "proxy": str(proxy),
+                "proxy": network.describe_proxy(),
                 "probe_timeout": config.stash[TIMEOUT],
                 "fail_on": config.option.fail_on,
             },
