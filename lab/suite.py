@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.scenario import Run, Verdict, read_junit
+from lab.scenario import Run, Verdict, optional_tests, read_junit
 from lab.topology import REPO, Lab
 
 # Short enough that dropped hosts cost little, long enough for a loaded 2-core machine.
@@ -26,6 +26,7 @@ class SuiteRun:
     output: str
     verdicts: dict[str, Verdict]
     html: Path
+    optional: set[str]  # tests whose failure does not fail the run (required = false)
 
 
 def suite_argv(lab: Lab, run: Run, out: Path, html: Path) -> list[str]:
@@ -61,4 +62,6 @@ def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> Su
     )
     seconds = time.monotonic() - start
     verdicts = read_junit(junit) if junit.exists() else {}
-    return SuiteRun(argv, proc.returncode, seconds, proc.stdout + proc.stderr, verdicts, html)
+    optional = optional_tests(junit) if junit.exists() else set()
+    output = proc.stdout + proc.stderr
+    return SuiteRun(argv, proc.returncode, seconds, output, verdicts, html, optional)
