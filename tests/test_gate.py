@@ -5,6 +5,7 @@ a JSON results file, and --baseline shows (and can gate on) what changed since a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -298,3 +299,14 @@ def test_fail_on_new_required_failures_needs_a_baseline() -> None:
     proc = pytest_run("--fail-on=new-required-failures", "--collect-only", "-q", cwd=REPO)
     assert proc.returncode == 4
     assert proc.stderr.strip() == ("ERROR: --fail-on=new-required-failures needs --baseline=PATH")
+
+
+def test_schema_document_lists_every_field(optional: SuiteRun) -> None:
+    doc = (REPO / "docs" / "results-schema.md").read_text()
+    top, record = doc.split("## A record")
+
+    def fields(section: str) -> set[str]:
+        return set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
+
+    assert fields(top) == set(optional.results)
+    assert fields(record) == set(optional.results["results"][0])
