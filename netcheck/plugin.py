@@ -2,7 +2,8 @@
 
 A test asks for a fixture named after a check kind (`firewall`, `tls`, `crl`, `ncsi_web`,
 `ncsi_dns`, `msoid`); it is parametrized over the profile's targets for that kind and
-receives the check's Result.
+receives the check's Result. Each test's report carries the check's record (results.py);
+--fail-on decides which failures fail the run, the others are reported as xfail.
 """
 
 from __future__ import annotations
@@ -297,8 +298,7 @@ def _tolerated(config: pytest.Config, rec: results.Record) -> str | None:
     if not rec["required"]:
         return f"optional check failed: {failure}"
     if fail_on == "new-required-failures" and rec["change"] != results.NEW_FAILURE:
-        was = results.describe(rec["baseline"]) if rec["baseline"] else "?"
-        return f"known failure (baseline: {was}): {failure}"
+        return f"known failure (baseline: {results.describe(rec['baseline'])}): {failure}"
     return None
 
 
