@@ -35,6 +35,9 @@ _BY_CAUSE: dict[str, str] = {
     f.DNS_NO_ANSWER: _DNS,
     f.DNS_NO_NAMESERVER: "No DNS server answered. Check the adapter's DNS settings and that "
     "UDP/TCP port 53 to them is open, or give one with --nameserver.",
+    f.DNS_CNAME_LOOP: "The name's CNAME records point at each other (or form a chain too "
+    "long to follow): the zone is misconfigured, or a DNS filter rewrites it. Ask the owner "
+    "of the zone, or your DNS team if a filter is involved.",
     f.DNS_ERROR: _DNS,
     f.TIMEOUT: f"Packets are dropped silently, typically by a firewall rule. {_ALLOW} {_PROXY}",
     f.CONNECTION_REFUSED: f"The connection was actively refused (a firewall reject rule or a "

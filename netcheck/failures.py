@@ -14,6 +14,7 @@ import ssl
 from enum import StrEnum
 
 import dns.exception
+import dns.message
 import dns.rcode
 import dns.resolver
 
@@ -35,6 +36,7 @@ DNS_SERVFAIL = "dns_servfail"
 DNS_REFUSED = "dns_refused"
 DNS_NO_ANSWER = "dns_no_answer"
 DNS_NO_NAMESERVER = "dns_no_nameserver"
+DNS_CNAME_LOOP = "dns_cname_loop"
 DNS_WRONG_ANSWER = "dns_wrong_answer"
 DNS_ERROR = "dns_error"
 TIMEOUT = "timeout"
@@ -154,7 +156,10 @@ def _classify_dns(exc: dns.exception.DNSException) -> Failure:
     if isinstance(exc, dns.exception.Timeout):
         return Failure(Layer.DNS, TIMEOUT, f"no DNS answer within the deadline: {exc}")
     if isinstance(exc, dns.resolver.NoNameservers):
-        rcodes = {resp.rcode() for *_, resp in exc.kwargs.get("errors", []) if resp is not None}
+        errors = exc.kwargs.get("errors", [])  # (server, tcp, port, error, response)
+        if any(isinstance(error, dns.message.ChainTooLong) for *_, error, _ in errors):
+            return Failure(Layer.DNS, DNS_CNAME_LOOP, "the CNAME chain loops or is too long")
+        rcodes = {resp.rcode() for *_, resp in errors if resp is not None}
         if dns.rcode.SERVFAIL in rcodes:
             return Failure(Layer.DNS, DNS_SERVFAIL, "the resolver answered SERVFAIL")
         if dns.rcode.REFUSED in rcodes:

@@ -12,9 +12,11 @@ import http.client
 import io
 import ipaddress
 import os
+import selectors
 import socket
 import ssl
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -211,7 +213,7 @@ class Network:
     # --- TLS ---
 
     @cached_property
-    def _ssl_contexts(self) -> dict[ssl.TLSVersion | None, ssl.SSLContext]:
+    def _ssl_contexts(self) -> dict[ssl.TLSVersion | str | None, ssl.SSLContext]:
         return {}
 
     def ssl_context(self, tls_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
@@ -219,14 +221,27 @@ class Network:
 
         Built once per version and shared by all checks: loading trust stores is costly.
         """
-        if tls_version not in self._ssl_contexts:
+        return self._context(tls_version)
+
+    def legacy_ssl_context(self) -> ssl.SSLContext:
+        """TLS 1.0 and 1.1 only, certificates still verified: tells a server that speaks
+        nothing newer apart from other handshake failures. Never lets a check pass."""
+        return self._context("legacy")
+
+    def _context(self, key: ssl.TLSVersion | str | None) -> ssl.SSLContext:
+        if key not in self._ssl_contexts:
             ctx = ssl.create_default_context()  # OpenSSL itself honours SSL_CERT_FILE
             for bundle in self.trust_files():
                 ctx.load_verify_locations(cafile=bundle)
-            if tls_version:
-                ctx.minimum_version = ctx.maximum_version = tls_version
-            self._ssl_contexts[tls_version] = ctx
-        return self._ssl_contexts[tls_version]
+            if key == "legacy":
+                ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 else
+                with warnings.catch_warnings(category=DeprecationWarning, action="ignore"):
+                    ctx.minimum_version = ssl.TLSVersion.TLSv1
+                    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+            elif key:
+                ctx.minimum_version = ctx.maximum_version = key
+            self._ssl_contexts[key] = ctx
+        return self._ssl_contexts[key]
 
     def trust_files(self) -> list[Path]:
         """Extra trust anchors: --ca-bundle and REQUESTS_CA_BUNDLE."""
@@ -287,8 +302,11 @@ class Network:
     ) -> ssl.SSLSocket:
         with trace.phase("tls", Layer.TLS):
             tls = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
-            tls.settimeout(trace.deadline.remaining())
-            tls.do_handshake()
+            try:
+                _handshake(tls, trace.deadline)
+            except BaseException:
+                tls.close()  # sock's descriptor now belongs to tls
+                raise
         trace.note(tls_version=tls.version(), tls_cipher=(tls.cipher() or ("",))[0])
         if der := tls.getpeercert(binary_form=True):
             trace.note(**certificate_evidence(der))
@@ -351,6 +369,25 @@ def certificate_evidence(der: bytes) -> dict[str, str]:
     }
 
 
+def _handshake(tls: ssl.SSLSocket, deadline: Deadline) -> None:
+    """The TLS handshake within the deadline as a whole: a blocking handshake would give each
+    read the full timeout again, so a server dripping its handshake could hold it forever."""
+    tls.setblocking(False)
+    with selectors.DefaultSelector() as selector:  # not select(): fds above 1024 are fine
+        selector.register(tls, selectors.EVENT_READ)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                selector.modify(tls, selectors.EVENT_READ)
+            except ssl.SSLWantWriteError:
+                selector.modify(tls, selectors.EVENT_WRITE)
+            if not selector.select(deadline.remaining()):
+                raise TimeoutError("the TLS handshake did not finish within the deadline")
+    tls.settimeout(deadline.remaining())
+
+
 def _tunnel(sock: socket.socket, authority: str, proxy: Proxy, deadline: Deadline) -> None:
     """Ask the proxy for a CONNECT tunnel; a refusal is classified by its status."""
     request = f"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {USER_AGENT}\r\n"
@@ -371,7 +408,7 @@ def proxy_refusal(status: int, reason: str, headers: http.client.HTTPMessage, wh
     detail = f"the proxy answered {status} {reason} to {what}" + (f" ({marks})" if marks else "")
     if status == 407:
         return Failure(Layer.PROXY, f.PROXY_AUTH_REQUIRED, detail)
-    if status in (403, 451) or "ERR_ACCESS_DENIED" in headers.get("x-squid-error", ""):
+    if status in (403, 405, 451) or "ERR_ACCESS_DENIED" in headers.get("x-squid-error", ""):
         return Failure(Layer.PROXY, f.PROXY_DENIED, detail)
     return Failure(Layer.PROXY, f.PROXY_ERROR, detail)
 

@@ -7,11 +7,16 @@ Only usable inside an isolated network namespace (./selftest provides one).
 
 from __future__ import annotations
 
+import gzip
+import html
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
+import threading
+import time
 import xml.etree.ElementTree as ET
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -40,6 +45,11 @@ PROXY = ("127.0.4.1", 3128)
 TIMEOUT = 4.0
 AUTH_PROXY = ("127.0.4.2", 3128)
 PROXY_USER = ("alice", "s3cret-Pa55")
+DEAD_PROXY = ("127.0.4.9", 3128)  # nothing listens here
+NO_CONNECT_PROXY = ("127.0.4.3", 3128)  # answers 405 to CONNECT
+CLOSING_PROXY = ("127.0.4.4", 3128)  # accepts CONNECT, closes the tunnel on the ClientHello
+DEAD_NAMESERVER = "127.0.0.54:5353"  # nothing listens here
+INSPECTION_ORG = "Contoso TLS Inspection"
 CONNECT_TEST, NCSI = b"Microsoft Connect Test", b"Microsoft NCSI"
 NCSI_A, NCSI_AAAA = "131.107.255.255", "fd3e:4f5a:5b81::1"
 MSOID_OK = "clientconfig.microsoftonline-p.net"
@@ -59,11 +69,20 @@ FAULT_HOSTS = {
     "portal.netcheck.test": "127.0.3.1",
     "drip.netcheck.test": "127.0.3.2",
     "denied.netcheck.test": ORIGIN,
+    "rstconnect.netcheck.test": "127.0.2.9",
+    "closed.netcheck.test": "127.0.2.10",
+    "tls10only.netcheck.test": "127.0.2.11",
+    "stall.netcheck.test": "127.0.2.12",
+    "intercepted.netcheck.test": "127.0.2.13",
 }
 FAULT_ZONE = {
     "servfail.netcheck.test": ZoneEntry(fault="servfail"),
     "dnstimeout.netcheck.test": ZoneEntry(fault="timeout"),
     "nodata.netcheck.test": ZoneEntry(fault="nodata"),
+    "dnsrefused.netcheck.test": ZoneEntry(fault="refused"),
+    "truncated.netcheck.test": ZoneEntry(a=[ORIGIN], fault="truncate"),
+    "cnameloop.netcheck.test": ZoneEntry(cname="cnameloop2.netcheck.test"),
+    "cnameloop2.netcheck.test": ZoneEntry(cname="cnameloop.netcheck.test"),
     "noroute6.netcheck.test": ZoneEntry(aaaa=["2001:db8::dead"]),
     "ipv6.netcheck.test": ZoneEntry(aaaa=[ORIGIN6]),
     "ncsi-wrong.netcheck.test": ZoneEntry(a=["10.11.12.13"]),
@@ -73,6 +92,14 @@ FAULT_ZONE = {
     "msoid.broken.test": ZoneEntry(fault="servfail"),
     "dns.msftncsi.com": ZoneEntry(a=[NCSI_A], aaaa=[NCSI_AAAA]),
 }
+
+
+def gzip_bomb() -> Response:
+    """1 GiB of zeros as 64 concatenated gzip members: 1 MiB on the wire, served as
+    Content-Encoding: gzip. netcheck asks for identity and must never inflate it."""
+    return Response(
+        body=gzip.compress(bytes(1 << 24), 9) * 64, headers={"Content-Encoding": "gzip"}
+    )
 
 
 @dataclass
@@ -92,10 +119,29 @@ class SuiteRun:
     html: str
     junit: str
     results: dict  # the JSON results file (empty if none was written)
+    elapsed: float  # wall time of the whole pytest process
+    report_path: Path
 
     def verdict(self, name: str) -> tuple[str, str, str]:
         case = self.cases[name]
         return case.outcome, case.props.get("layer", ""), case.props.get("cause", "")
+
+    def rows(self, name: str) -> list[dict]:
+        """The HTML report's rows (pytest-html data) of the test called `name`."""
+        tests = report_data(self.html)["tests"]
+        return [row for tid, rows in tests.items() if tid.endswith(f"::{name}") for row in rows]
+
+    def evidence(self, name: str) -> str:
+        """The evidence table (HTML) the report shows for the test called `name`."""
+        (row,) = self.rows(name)
+        return row["extras"][0]["content"]
+
+
+def report_data(page: str) -> dict:
+    """The data pytest-html embeds in its report and renders with JavaScript."""
+    blob = re.search(r'data-jsonblob="([^"]*)"', page)
+    assert blob, "pytest-html data blob not found"
+    return json.loads(html.unescape(blob.group(1)))
 
 
 @dataclass
@@ -106,16 +152,29 @@ class Lab:
     origin_http: WebServer
     workdir: Path
     stack: ExitStack = field(default_factory=ExitStack)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    runs: int = 0
 
     @property
     def nameserver(self) -> str:
         return self.dns.nameserver
 
     def run(
-        self, profile: str | Path | None = None, *args: str, timeout: float = TIMEOUT
+        self,
+        profile: str | Path | None = None,
+        *args: str,
+        timeout: float = TIMEOUT,
+        nameserver: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> SuiteRun:
-        """Run the real suite (pytest at the repository root) against this lab."""
-        out = self.workdir / f"run{len(list(self.workdir.glob('run*')))}"
+        """Run the real suite (pytest at the repository root) against this lab.
+
+        `nameserver` replaces the lab's; `env` adds variables (the lab's proxy variables are
+        removed). Safe to call from several threads at once.
+        """
+        with self.lock:
+            self.runs += 1
+            out = self.workdir / f"run{self.runs}"
         out.mkdir()
         if isinstance(profile, str):
             (out / "profile.toml").write_text(profile)
@@ -124,7 +183,7 @@ class Lab:
             sys.executable,
             "-m",
             "pytest",
-            f"--nameserver={self.nameserver}",
+            f"--nameserver={nameserver or self.nameserver}",
             f"--ca-bundle={self.ca_pem}",
             f"--probe-timeout={timeout}",
             f"--junitxml={out / 'junit.xml'}",
@@ -133,16 +192,22 @@ class Lab:
         ]
         if profile:
             cmd.append(f"--endpoints={profile}")
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-        junit, html, results = out / "junit.xml", out / "report.html", out / "results.json"
+        environ = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        start = time.monotonic()
+        proc = subprocess.run(
+            cmd, cwd=REPO, env=environ | (env or {}), capture_output=True, text=True, timeout=120
+        )
+        elapsed = time.monotonic() - start
+        junit, report, results = out / "junit.xml", out / "report.html", out / "results.json"
         return SuiteRun(
             proc.returncode,
             proc.stdout + proc.stderr,
             parse_junit(junit) if junit.exists() else {},
-            html.read_text() if html.exists() else "",
+            report.read_text() if report.exists() else "",
             junit.read_text() if junit.exists() else "",
             json.loads(results.read_text()) if results.exists() else {},
+            elapsed,
+            report,
         )
 
 
@@ -168,7 +233,8 @@ def start(workdir: Path) -> Lab:
     profile = load(REPO / "endpoints.toml")
     real_hosts = {e.host for e in profile.endpoints if e.family != "ipv6"}
     ipv6_hosts = {e.host for e in profile.endpoints if e.family == "ipv6"}
-    names = sorted(real_hosts | ipv6_hosts | set(FAULT_HOSTS) | {"proxyonly.netcheck.test"})
+    extra = {"proxyonly.netcheck.test", "truncated.netcheck.test"}
+    names = sorted(real_hosts | ipv6_hosts | set(FAULT_HOSTS) | extra)
 
     zone = {h: ZoneEntry(a=[ORIGIN]) for h in real_hosts}
     zone |= {h: ZoneEntry(aaaa=[ORIGIN6]) for h in ipv6_hosts}
@@ -185,6 +251,7 @@ def start(workdir: Path) -> Lab:
     )
     pem_crl = make_crl(ca, pem=True, last_update=now, next_update=now + timedelta(days=1))
     routes: dict = {"*": Response(body=b"netcheck lab origin")}
+    bomb = gzip_bomb()
     for e in profile.endpoints:
         if e.expect_body:
             routes[(e.host, e.path)] = Response(body=e.expect_body.encode())
@@ -199,6 +266,18 @@ def start(workdir: Path) -> Lab:
         ("ok.netcheck.test", "/connecttest.txt"): Response(body=CONNECT_TEST),
         ("ok.netcheck.test", "/wrongbody.txt"): Response(body=b"<html>Hotel WiFi</html>"),
         ("ipv6.netcheck.test", "/connecttest.txt"): Response(body=CONNECT_TEST),
+        ("ok.netcheck.test", "/endless.crl"): Response(endless=True),
+        ("ok.netcheck.test", "/huge.crl"): Response(
+            endless=True, headers={"Content-Length": str(10**12)}
+        ),
+        ("ok.netcheck.test", "/loop.txt"): Response.redirect("http://ok.netcheck.test/loop.txt"),
+        ("ok.netcheck.test", "/loop.crl"): Response.redirect("http://ok.netcheck.test/loop.crl"),
+        ("ok.netcheck.test", "/500.crl"): Response(500, b"internal error"),
+        ("ok.netcheck.test", "/503.txt"): Response(503, b"try later"),
+        ("ok.netcheck.test", "/503"): Response(503, b"try later"),
+        ("ok.netcheck.test", "/badstatus.txt"): Response(raw=b"HTTP/1.1 2OO OK\r\n\r\nhi"),
+        ("ok.netcheck.test", "/bomb.crl"): bomb,
+        ("ok.netcheck.test", "/bomb.txt"): bomb,
     }
     https = ca.server_context(*names)
     for address in (ORIGIN, ORIGIN6):
@@ -219,6 +298,21 @@ def start(workdir: Path) -> Lab:
         stack.enter_context(WebServer(host[name], 443, tls=ctx, routes=routes))
     tls13 = ca.server_context("tls13only.netcheck.test", minimum_version=ssl.TLSVersion.TLSv1_3)
     stack.enter_context(WebServer(host["tls13only.netcheck.test"], 443, tls=tls13, routes=routes))
+    legacy = ca.server_context(
+        "tls10only.netcheck.test",
+        minimum_version=ssl.TLSVersion.TLSv1,
+        maximum_version=ssl.TLSVersion.TLSv1_1,
+    )
+    stack.enter_context(WebServer(host["tls10only.netcheck.test"], 443, tls=legacy, routes=routes))
+    for port in (80, 443):
+        stack.enter_context(RawServer(host["rstconnect.netcheck.test"], port, "reset"))
+        stack.enter_context(RawServer(host["closed.netcheck.test"], port, "close"))
+    stack.enter_context(RawServer(host["stall.netcheck.test"], 443, "stall_tls"))
+    inspection_ca = TestCA(organization_name=INSPECTION_ORG)
+    intercepted = ca.server_context(cert=inspection_ca.issue_cert("intercepted.netcheck.test"))
+    stack.enter_context(
+        WebServer(host["intercepted.netcheck.test"], 443, tls=intercepted, routes=routes)
+    )
     stack.enter_context(
         WebServer(
             host["portal.netcheck.test"],
@@ -237,5 +331,13 @@ def start(workdir: Path) -> Lab:
 
     stack.enter_context(HTTPProxy(*PROXY, deny={"denied.netcheck.test"}, resolver=proxy_resolve))
     stack.enter_context(HTTPProxy(*AUTH_PROXY, require_auth=PROXY_USER, resolver=dns.resolve))
-    ca_pem = ca.write_pem(workdir / "lab-ca.pem")
+    no_connect = b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nVia: 1.1 corp-proxy\r\n"
+    stack.enter_context(
+        RawServer(*NO_CONNECT_PROXY, "answer", payload=no_connect + b"Content-Length: 0\r\n\r\n")
+    )
+    established = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    stack.enter_context(RawServer(*CLOSING_PROXY, "answer", payload=established))
+    # The client trusts the lab's CA and a TLS-inspection CA, as managed desktops do.
+    ca_pem = workdir / "lab-ca.pem"
+    ca_pem.write_bytes(ca.cert_pem.bytes() + inspection_ca.cert_pem.bytes())
     return Lab(ca, ca_pem, dns, origin_http, workdir, stack)

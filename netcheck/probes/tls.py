@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ssl
 
+from netcheck import failures as f
+from netcheck.failures import Failure, Layer
 from netcheck.net import Network
 from netcheck.profile import Endpoint
 from netcheck.result import Trace
@@ -11,7 +13,31 @@ from netcheck.result import Trace
 
 def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     ctx = network.ssl_context(ssl.TLSVersion.TLSv1_2)
-    sock, _ = network.connect(endpoint.url, trace, family=endpoint.family, tls=ctx)
+    try:
+        sock, _ = network.connect(endpoint.url, trace, family=endpoint.family, tls=ctx)
+    except Failure as exc:
+        # A server that only speaks TLS 1.0/1.1 often rejects a TLS 1.2 hello with a bare
+        # handshake_failure alert: ask once more, in its own language, to say so.
+        if exc.cause == f.TLS_HANDSHAKE and (old := _legacy_version(endpoint, network, trace)):
+            raise Failure(
+                Layer.TLS, f.TLS_VERSION, f"the server only speaks {old} ({exc.detail})"
+            ) from None
+        raise
     with sock:
         version, cipher = sock.version(), (sock.cipher() or ("?",))[0]
     return f"negotiated {version} with {cipher}"
+
+
+def _legacy_version(endpoint: Endpoint, network: Network, trace: Trace) -> str | None:
+    """The TLS version below 1.2 the server negotiates, if any (within the same deadline)."""
+    try:
+        sock, _ = network.connect(
+            endpoint.url,
+            Trace(trace.deadline),
+            family=endpoint.family,
+            tls=network.legacy_ssl_context(),
+        )
+    except Failure:
+        return None
+    with sock:
+        return sock.version()

@@ -142,7 +142,9 @@ class WebServer(TCPServer):
             conn.sendall(chunk)
 
 
-Behaviour = Literal["reset", "reset_after_hello", "close", "silent", "garbage", "stall_tls"]
+Behaviour = Literal[
+    "reset", "reset_after_hello", "close", "silent", "garbage", "stall_tls", "answer"
+]
 
 
 class RawServer(TCPServer):
@@ -151,7 +153,9 @@ class RawServer(TCPServer):
     reset: RST at once (SO_LINGER 0). reset_after_hello: read the first bytes (a TLS
     ClientHello), then RST, as SNI-filtering firewalls do. close: clean FIN before any
     byte. silent: never read nor send. garbage: send ``payload`` (not TLS) then wait.
-    stall_tls: read (ClientHello) forever, never answer.
+    stall_tls: read (ClientHello) forever, never answer. answer: read the client's first
+    bytes, send ``payload``, read once more, then close (a proxy that refuses CONNECT, or
+    accepts it and closes the tunnel on the ClientHello).
     """
 
     def __init__(
@@ -183,6 +187,11 @@ class RawServer(TCPServer):
                 return
             case "garbage":
                 conn.sendall(self.payload)
+            case "answer":
+                conn.recv(65536)
+                conn.sendall(self.payload)
+                conn.recv(65536)
+                return
         self._drain(conn)
 
 
