@@ -135,17 +135,33 @@ def _is_ip(value: str) -> bool:
     return True
 
 
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*:)?//[^/?#]*@", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """The URL without any user:password@, for messages."""
+    return _USERINFO.sub(lambda m: f"{m.group(1) or ''}//***@", url, count=1)
+
+
+def _printable(text: str) -> str:
+    """Control characters escaped: a message stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def http_url(value: str, *, wildcard: bool = False) -> str:
-    parts = urlsplit(value)
+    shown = redact(value)
+    if shown != value:
+        raise ValueError(f"{shown!r}: credentials (user:password@) do not belong in a profile")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ValueError(f"{value!r}: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"{value!r}: the scheme must be http:// or https://")
     if not parts.hostname:
         raise ValueError(f"{value!r} has no host")
     hostname(parts.hostname, wildcard=wildcard)
-    try:
-        parts.port  # noqa: B018 - validates the port
-    except ValueError as exc:
-        raise ValueError(f"{value!r}: {exc}") from None
     return value
 
 
@@ -351,7 +367,7 @@ def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None 
         for i, table in enumerate(tables):
             label = f"{where}: {kind}[{i}]"
             if isinstance(table, Mapping) and isinstance(table.get("url"), str):
-                label += f" ({table['url']})"
+                label += f" ({_printable(redact(table['url']))})"
             clean = _fields(table, kind, label)
             ident = clean.get("id") or clean.get("name") or _default_id(clean["url"])
             if ident in seen:

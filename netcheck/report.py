@@ -47,7 +47,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     metadata = config.stash[metadata_key]
     for secret in [k for k in metadata if "proxy" in k.lower()]:
         del metadata[secret]  # environment dumps could carry proxy credentials
-    metadata.update({k: escape(v) for k, v in rows.items()})
+    metadata.update(rows)
+    for key, value in metadata.items():  # other plugins' and --metadata values too
+        metadata[key] = _escaped(value)
+
+
+def _escaped(value: object) -> object:
+    """pytest-html renders environment values (and the keys of nested tables) as HTML."""
+    if isinstance(value, dict):
+        return {escape(str(k)): _escaped(v) for k, v in value.items()}
+    return escape(str(value))
 
 
 def pytest_html_report_title(report) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.loopback_lab import REPO
+from tests.test_profile import BAD, HEAD
 
 
 def pytest_run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
@@ -24,21 +26,70 @@ BAD_OPTIONS = [
     (["--probe-timeout=fast"], "--probe-timeout: 'fast' is not a number"),
     (["--nameserver=dns.example"], "--nameserver: 'dns.example' is not an IP address"),
     (["--nameserver=10.0.0.1:99999"], "--nameserver: '10.0.0.1:99999': bad port"),
+    (["--nameserver=10.0.0.1:"], "--nameserver: '10.0.0.1:': bad port ''"),
     (["--proxy=socks5://user:hunter2@p.example:1080"], "--proxy: only http:// proxies"),
+    (["--proxy=https://user:hunter2@p.example:3128"], "--proxy: only http:// proxies"),
     (["--proxy=http://user:hunter2@p.example"], "--proxy: expected http://[user:pass@]host:port"),
+    (["--proxy=http://user:hunter2@:3128"], "--proxy: expected http://[user:pass@]host:port"),
+    (["--proxy=http://user:hunter2@p.example:port"], "--proxy: bad port"),
+    (["--proxy=http://user:hunter2@[::1:3128"], "--proxy: Invalid IPv6 URL"),
     (["--ca-bundle=/nonexistent.pem"], "--ca-bundle: /nonexistent.pem: no such file"),
     (["--ca-bundle=pytest.ini"], "--ca-bundle pytest.ini: not a PEM CA certificate"),
     (["--domain=not a domain"], "--domain: 'not a domain' is not a valid host name"),
     (["--endpoints=missing.toml"], "missing.toml: no such file"),
+    (["--endpoints=tests"], "tests: is a directory, not a profile file"),
+]
+# The malformed profiles the loader tests (tests/test_profile.py), this time through pytest.
+PROFILES = [
+    "toml syntax",
+    "empty file",
+    "unknown key",
+    "wrong type",
+    "duplicate id",
+    "url without host",
+    "unsupported scheme",
+    "host with spaces",
+    "host over 253 chars",
+    "ip instead of name",
+    "name instead of ip",
+    "credentials in a url",
 ]
 
 
-@pytest.mark.parametrize(("args", "message"), BAD_OPTIONS, ids=[a[0][0] for a in BAD_OPTIONS])
-def test_bad_option_is_a_usage_error(args: list[str], message: str) -> None:
-    proc = pytest_run(*args, "--collect-only", "-q")
-    assert proc.returncode == 4
+def bad_inputs(workdir: Path) -> dict[str, tuple[list[str], str, str]]:
+    """id -> (pytest arguments, how stderr's one line starts, what it says)."""
+    cases = {args[0]: (args, f"ERROR: {message}", message) for args, message in BAD_OPTIONS}
+    profiles = {name: (text, message) for name, text, message in BAD}
+    profiles["non-UTF-8 bytes"] = (HEAD.encode() + b"# caf\xe9\n", "not UTF-8 text (byte 26)")
+    for name in [*PROFILES, "non-UTF-8 bytes"]:
+        text, message = profiles[name]
+        path = workdir / f"{name.replace(' ', '-')}.toml"
+        (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+        cases[name] = ([f"--endpoints={path}"], f"ERROR: {path}: ", message)
+    return cases
+
+
+Outcomes = dict[str, tuple[str, str, subprocess.CompletedProcess[str]]]
+
+
+@pytest.fixture(scope="module")
+def usage_errors(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
+    """Every bad input through pytest, concurrently: id -> (start, message, process)."""
+    cases = bad_inputs(tmp_path_factory.mktemp("bad"))
+    with ThreadPoolExecutor(8) as pool:
+        procs = pool.map(lambda case: pytest_run(*case[0], "--collect-only", "-q"), cases.values())
+        return {
+            name: (start, message, proc)
+            for (name, (_, start, message)), proc in zip(cases.items(), procs, strict=True)
+        }
+
+
+@pytest.mark.parametrize("case", [a[0] for a, _ in BAD_OPTIONS] + [*PROFILES, "non-UTF-8 bytes"])
+def test_bad_input_is_one_line_and_exit_code_4(usage_errors: Outcomes, case: str) -> None:
+    start, message, proc = usage_errors[case]
+    assert proc.returncode == 4, proc.stdout + proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith(f"ERROR: {message}")
+    assert line.startswith(start) and message in line, line
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "hunter2" not in proc.stderr + proc.stdout
 

@@ -115,6 +115,12 @@ BAD = [
         HEAD + '[[ncsi_web]]\nurl = "https://a.example/"\nexpect_body = "x"\n',
         "NCSI probes are plain http://",
     ),
+    (
+        "credentials in a url",
+        HEAD + '[[endpoint]]\nurl = "https://bob:hunter2@a.example/"\n',
+        "endpoint[0] (https://***@a.example/): key 'url': 'https://***@a.example/': "
+        "credentials (user:password@) do not belong in a profile",
+    ),
     ("bad port", HEAD + '[[endpoint]]\nurl = "https://a.example:99999/"\n', "out of range"),
     (
         "endpoint not an array",
@@ -165,6 +171,7 @@ def test_bad_profile_is_one_line_naming_file_entry_and_key(
     assert str(err.value).startswith(f"{path}: ")
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+    assert "hunter2" not in str(err.value)
 
 
 def test_wildcards_and_probe_hosts(tmp_path: Path) -> None:

@@ -3,15 +3,12 @@ the HTML report (written under the rootdir by default) explains itself."""
 
 from __future__ import annotations
 
-import html
-import json
-import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.loopback_lab import REPO, TIMEOUT, Lab, SuiteRun
+from tests.loopback_lab import REPO, TIMEOUT, Lab, SuiteRun, report_data
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +30,6 @@ def test_junit_properties_carry_the_facts(healthy: SuiteRun) -> None:
     assert props["check"] == "firewall" and props["endpoint"] == "login.microsoftonline.com"
     assert props["outcome"] == "pass" and props["address"] == "127.0.1.1 port 443"
     assert float(props["probe_time"]) < TIMEOUT
-
-
-def report_data(page: str) -> dict:
-    blob = re.search(r'data-jsonblob="([^"]*)"', page)
-    assert blob, "pytest-html data blob not found"
-    return json.loads(html.unescape(blob.group(1)))
 
 
 def test_report_has_netcheck_columns_environment_and_evidence(healthy: SuiteRun) -> None:
