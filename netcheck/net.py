@@ -301,6 +301,11 @@ class Network:
         self, sock: socket.socket, host: str, ctx: ssl.SSLContext, trace: Trace
     ) -> ssl.SSLSocket:
         with trace.phase("tls", Layer.TLS):
+            try:
+                sock.getpeername()
+            except OSError:  # reset already: wrap_socket would fail and leave its socket open
+                sock.recv(1)  # raises the reset itself
+                raise
             tls = ctx.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
             try:
                 _handshake(tls, trace.deadline)

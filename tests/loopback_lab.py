@@ -98,7 +98,7 @@ def gzip_bomb() -> Response:
     """1 GiB of zeros as 64 concatenated gzip members: 1 MiB on the wire, served as
     Content-Encoding: gzip. netcheck asks for identity and must never inflate it."""
     return Response(
-        body=gzip.compress(bytes(1 << 24), 9) * 64, headers={"Content-Encoding": "gzip"}
+        body=gzip.compress(bytes(1 << 24), 9, mtime=0) * 64, headers={"Content-Encoding": "gzip"}
     )
 
 

@@ -285,9 +285,9 @@ def test_trusted_interception_ca_is_visible_in_the_evidence(faults: SuiteRun) ->
 def test_gzip_bomb_is_never_inflated(faults: SuiteRun) -> None:
     on_the_wire = len(gzip_bomb().body)  # 1 MiB that would inflate to 1 GiB
     crl = faults.cases["test_crl[ok.netcheck.test/bomb.crl]"].message
-    assert f"not a CRL ({on_the_wire} bytes starting b'\\x1f\\x8b" in crl
+    assert f"not a CRL ({on_the_wire} bytes starting b" in crl and "\\x1f\\x8b\\x08" in crl
     ncsi = faults.cases["test_ncsi_web[ok.netcheck.test/bomb.txt]"].message
-    assert "got b'\\x1f\\x8b" in ncsi
+    assert "got b" in ncsi and "\\x1f\\x8b\\x08" in ncsi
 
 
 def test_redirect_loop_is_not_followed(lab: Lab, faults: SuiteRun) -> None:
