@@ -180,8 +180,9 @@ FAULTS = [
     ("test_firewall[dnsrefused.netcheck.test]", "failed", "dns", "dns_refused"),
     ("test_firewall[truncated.netcheck.test]", "passed", "", ""),  # over TCP
     ("test_firewall[cnameloop.netcheck.test]", "failed", "dns", "dns_cname_loop"),
-    ("test_firewall[rstconnect.netcheck.test]", "failed", "tls", "connection_reset"),
-    ("test_firewall[rstconnect.netcheck.test/plain]", "failed", "http", "connection_reset"),
+    # A reset right after the handshake can beat connect() to the socket: either layer is true.
+    ("test_firewall[rstconnect.netcheck.test]", "failed", "tcp|tls", "connection_reset"),
+    ("test_firewall[rstconnect.netcheck.test/plain]", "failed", "tcp|http", "connection_reset"),
     ("test_firewall[closed.netcheck.test]", "failed", "tls", "connection_closed"),
     ("test_firewall[closed.netcheck.test/plain]", "failed", "http", "connection_closed"),
     ("test_firewall[tls10only.netcheck.test]", "failed", "tls", "tls_version_unsupported"),
@@ -235,7 +236,9 @@ def faults(lab: Lab) -> SuiteRun:
 
 @pytest.mark.parametrize(("name", "outcome", "layer", "cause"), FAULTS, ids=[f[0] for f in FAULTS])
 def test_fault_verdict(faults: SuiteRun, name: str, outcome: str, layer: str, cause: str) -> None:
-    assert faults.verdict(name) == (outcome, layer, cause), faults.cases[name].message
+    got_outcome, got_layer, got_cause = faults.verdict(name)
+    assert (got_outcome, got_cause) == (outcome, cause), faults.cases[name].message
+    assert got_layer in layer.split("|"), faults.cases[name].message
 
 
 def test_fault_run_covers_every_test_and_fails(faults: SuiteRun) -> None:
