@@ -6,7 +6,8 @@ network) and one or more [[run]] tables: how the suite is run and the verdict ex
 per test id. A test not named in `expect` must pass.
 
 Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
-beats `TEST[*]`, which beats `*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
+beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, which beats
+`*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class Run:
         for test_id in test_ids:
             name, _, param = test_id.partition("[")
             param = param.removesuffix("]")
-            candidates = (test_id, f"{name}[*]", f"*[{param}]")
+            v6 = (f"{name}[*-ipv6]",) if param.endswith("-ipv6") else ()
+            candidates = (test_id, *v6, f"{name}[*]", f"*[{param}]")
             chosen[test_id] = next((k for k in candidates if k in self.expect), None)
         if unused := sorted(set(self.expect) - set(chosen.values())):
             raise ScenarioError(f"run {self.name!r}: expect keys match no test: {unused}")

@@ -48,6 +48,12 @@ _BY_CAUSE: dict[str, str] = {
     f.NETWORK_UNREACHABLE: "This machine has no route to the address: check the default "
     f"gateway, VPN split tunnelling, or whether a proxy is mandatory. {_PROXY}",
     f.HOST_UNREACHABLE: f"The address is unreachable from here: check routing and VPN. {_PROXY}",
+    f.IPV6_BROKEN: "This machine has an IPv6 route and the name publishes an AAAA record, but "
+    "IPv6 connections to it fail; clients that prefer IPv6 (Windows does) stall or fail even "
+    "where IPv4 works. If the IPv4 check of the same URL fails too, the destination itself is "
+    "blocked: fix that first. Otherwise, to confirm, disable IPv6 on the adapter (or prefer "
+    "IPv4) and activate again; the fix is IPv6 routing or the firewall's IPv6 rules (allow "
+    "the same destinations as over IPv4), or not advertising IPv6 on this network.",
     f.PROXY_AUTH_REQUIRED: "The proxy wants credentials (407). Give them in --proxy "
     "(http://user:pass@proxy:port) to test, and make the proxy let Microsoft 365 activation "
     "traffic through without interactive authentication.",
@@ -59,6 +65,12 @@ _BY_CAUSE: dict[str, str] = {
     f"portal answered instead of the real service. {_TLS_TRUST}",
     f.TLS_EXPIRED: "The certificate has expired, or this machine's clock is wrong: check the "
     f"date and time first. {_TLS_TRUST}",
+    f.TLS_INTERCEPTION: "A TLS-inspecting proxy or firewall re-signed this connection with "
+    "its own CA: the chain verifies only because that CA is trusted here, not up to the roots "
+    "the service uses. Office activation and sign-in break under inspection: exempt these "
+    "endpoints from TLS inspection (a 'do not decrypt' / SSL-bypass rule for the Microsoft 365 "
+    "activation URLs). If the inspection is intended and known to work, declare its CA in "
+    "the profile's expected_roots or run with --tls-interception=warn.",
     f.TLS_VERSION: _TLS12,
     f.TLS_NOT_TLS: "Something answered that does not speak TLS on this port (a proxy, a captive "
     f"portal or a filter). {_PROXY}",

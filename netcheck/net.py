@@ -15,23 +15,36 @@ import os
 import selectors
 import socket
 import ssl
+import threading
 import urllib.request
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import dns.nameserver
 import dns.resolver
 import requests.utils
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from netcheck import failures as f
+from netcheck import trust
 from netcheck.failures import Failure, Layer, Skip
+from netcheck.pac import Pac, PacError
+from netcheck.profile import TlsPolicy
 from netcheck.result import Deadline, Trace
 
+T = TypeVar("T")
 USER_AGENT = "netcheck/0.1 (+Microsoft 365 activation reachability)"
+RECORD = {"ipv4": "A", "ipv6": "AAAA"}
+LEGACY = "legacy"  # a TLS context for TLS 1.0/1.1 only (to name what an old server speaks)
+TlsVersion = ssl.TLSVersion | Literal["legacy"] | None
+# Connect failures over IPv6 that mean the path is broken (not a server refusing).
+_IPV6_PATH_FAILURES = {f.TIMEOUT, f.NETWORK_UNREACHABLE, f.HOST_UNREACHABLE}
 # Headers only a proxy or filter adds to an answer it generated itself.
 PROXY_FINGERPRINTS = (
     "x-squid-error",
@@ -132,6 +145,16 @@ class Network:
     proxy: Proxy | None = None
     use_env_proxy: bool = True  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY when no --proxy
     ca_bundles: tuple[Path, ...] = ()
+    pac: Pac | None = None  # picks the proxy per URL instead of the environment
+    # Trust stores and TLS contexts, built once per run and shared by the probes' threads.
+    _cache: dict[tuple[object, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, compare=False, repr=False)
+
+    def _once(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = make()
+            return self._cache[key]
 
     # --- DNS ---
 
@@ -164,7 +187,11 @@ class Network:
             return []
 
     def addresses(self, host: str, family: str, trace: Trace) -> list[str]:
-        """Resolve `host` to the addresses this machine can route to, IPv4 first."""
+        """Resolve `host` to the addresses this machine can route to, IPv4 first.
+
+        Over one family, a host that only has addresses of the other family is skipped,
+        not failed: an IPv4-only service is not broken for lacking IPv6.
+        """
         try:
             ipaddress.ip_address(host)
             return [host]
@@ -173,9 +200,17 @@ class Network:
         with trace.phase("resolve", Layer.DNS):
             v4 = self.lookup(host, "A", trace.deadline) if family != "ipv6" else []
             v6 = self.lookup(host, "AAAA", trace.deadline) if family != "ipv4" else []
+            other = "ipv4" if family == "ipv6" else "ipv6"
+            elsewhere = (
+                family in RECORD
+                and not (v4 or v6)
+                and self.lookup(host, RECORD[other], trace.deadline)
+            )
         trace.note(addresses=", ".join(v4 + v6) or "none")
+        if elsewhere:
+            raise Skip(f"{host} has no {RECORD[family]} record, only {other} ({elsewhere[0]})")
         if not v4 and not v6:
-            wanted = {"ipv4": "A", "ipv6": "AAAA"}.get(family, "A or AAAA")
+            wanted = RECORD.get(family, "A or AAAA")
             raise Failure(Layer.DNS, f.DNS_NO_ANSWER, f"{host} has no {wanted} record")
         routable = [a for a in v6 if has_route(a)]
         if family == "ipv6" and not routable:
@@ -188,6 +223,8 @@ class Network:
         """The proxy setting in effect, for headers and reports (credentials redacted)."""
         if self.proxy or not self.use_env_proxy:
             return str(self.proxy or "none (--proxy=none)")
+        if self.pac:
+            return f"chosen per URL by the PAC file {self.pac.source}"
         found = []
         for scheme, value in urllib.request.getproxies().items():
             if scheme in ("http", "https"):
@@ -197,51 +234,69 @@ class Network:
                     found.append(f"{scheme}: unusable value")
         return "from the environment: " + "; ".join(found) if found else "none"
 
-    def proxy_for(self, url: str) -> Proxy | None:
+    def proxy_for(self, url: str, trace: Trace | None = None) -> Proxy | None:
+        """--proxy, else the PAC file's choice, else the environment (NO_PROXY honoured)."""
         if self.proxy or not self.use_env_proxy:
             return self.proxy
-        chosen = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+        if self.pac:
+            try:
+                answer, chosen = self.pac.choose(url)
+            except PacError as exc:
+                raise Failure(Layer.PROXY, f.PROXY_ERROR, f"PAC {self.pac.source}: {exc}") from None
+            if trace:
+                trace.note(pac=f"{self.pac.source}: {answer}")
+            origin = "the PAC file"
+        else:
+            chosen = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+            origin = "the environment"
         if not chosen:
             return None
         try:
             return Proxy.parse(chosen)
         except ValueError as exc:
             raise Failure(
-                Layer.PROXY, f.PROXY_ERROR, f"the proxy from the environment is unusable: {exc}"
+                Layer.PROXY, f.PROXY_ERROR, f"the proxy from {origin} is unusable: {exc}"
             ) from None
 
     # --- TLS ---
 
-    @cached_property
-    def _ssl_contexts(self) -> dict[ssl.TLSVersion | str | None, ssl.SSLContext]:
-        return {}
+    def ssl_context(
+        self, tls_version: TlsVersion = None, only: list[x509.Certificate] | None = None
+    ) -> ssl.SSLContext:
+        """System trust store plus extra anchors, or `only` these roots; `tls_version` pins
+        one version ("legacy": TLS 1.0 and 1.1 only). Chain and host name are always verified.
 
-    def ssl_context(self, tls_version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
-        """System trust store plus extra anchors; `tls_version` pins one version.
-
-        Built once per version and shared by all checks: loading trust stores is costly.
+        Built once per key and shared by all checks: loading trust stores is costly.
         """
-        return self._context(tls_version)
+        key = ("tls", tls_version, None if only is None else tuple(only))
+        return self._once(key, lambda: self._new_context(tls_version, only))
 
-    def legacy_ssl_context(self) -> ssl.SSLContext:
-        """TLS 1.0 and 1.1 only, certificates still verified: tells a server that speaks
-        nothing newer apart from other handshake failures. Never lets a check pass."""
-        return self._context("legacy")
-
-    def _context(self, key: ssl.TLSVersion | str | None) -> ssl.SSLContext:
-        if key not in self._ssl_contexts:
+    def _new_context(
+        self, tls_version: TlsVersion, only: list[x509.Certificate] | None
+    ) -> ssl.SSLContext:
+        if only is not None:
+            ders = b"".join(c.public_bytes(serialization.Encoding.DER) for c in only)
+            ctx = ssl.create_default_context(cadata=ders)
+        else:
             ctx = ssl.create_default_context()  # OpenSSL itself honours SSL_CERT_FILE
             for bundle in self.trust_files():
                 ctx.load_verify_locations(cafile=bundle)
-            if key == "legacy":
-                ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 else
-                with warnings.catch_warnings(category=DeprecationWarning, action="ignore"):
-                    ctx.minimum_version = ssl.TLSVersion.TLSv1
-                    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-            elif key:
-                ctx.minimum_version = ctx.maximum_version = key
-            self._ssl_contexts[key] = ctx
-        return self._ssl_contexts[key]
+        if tls_version == LEGACY:
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 refuses TLS < 1.2 else
+            with warnings.catch_warnings(category=DeprecationWarning, action="ignore"):
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        elif tls_version:
+            ctx.minimum_version = ctx.maximum_version = tls_version
+        return ctx
+
+    def trust_anchors(self) -> list[x509.Certificate]:
+        """The CA certificates this run trusts (system store and extra bundles)."""
+        return self._once(("anchors",), lambda: trust.store_certificates(self.ssl_context()))
+
+    def expected_anchors(self, specs: tuple[str, ...]) -> list[x509.Certificate]:
+        """The trusted CA certificates that match the profile's expected roots."""
+        return self._once(("expected", specs), lambda: trust.expected(self.trust_anchors(), specs))
 
     def trust_files(self) -> list[Path]:
         """Extra trust anchors: --ca-bundle and REQUESTS_CA_BUNDLE."""
@@ -252,28 +307,103 @@ class Network:
     # --- connections ---
 
     def connect(
-        self, url: str, trace: Trace, *, family: str = "any", tls: ssl.SSLContext | None = None
+        self,
+        url: str,
+        trace: Trace,
+        *,
+        family: str = "any",
+        tls_version: TlsVersion = None,
+        policy: TlsPolicy | None = None,
     ) -> tuple[socket.socket, Proxy | None]:
-        """DNS → TCP → (proxy CONNECT) → TLS for https URLs; returns the socket and proxy."""
+        """DNS → TCP → (proxy CONNECT) → TLS for https URLs; returns the socket and proxy.
+
+        With expected roots in `policy`, the chain must end at one of them; one that only
+        verifies through another locally trusted CA is TLS interception (see netcheck.trust).
+        """
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        proxy = self.proxy_for(url)
-        if proxy:
-            trace.note(proxy=proxy)
-            sock = self._tcp(proxy.host, proxy.port, "any", trace, Layer.PROXY)
-        else:
-            sock = self._tcp(host, port, family, trace, Layer.TCP)
+        proxy = self.proxy_for(url, trace)
+        if parts.scheme != "https":
+            return self._open(host, port, proxy, family, trace, tunnel=False), proxy
+        roots = policy.expected_roots if policy else ()
+        expected = self.expected_anchors(roots) if roots else []
+        if roots and not expected:
+            trace.note(tls_interception_check="off: no expected root is in this trust store")
+        full = self.ssl_context(tls_version)
+        if not expected:
+            return self._handshake(host, port, proxy, family, trace, full), proxy
         try:
-            if proxy and parts.scheme == "https":
-                with trace.phase("proxy", Layer.PROXY):
-                    _tunnel(sock, f"{host}:{port}", proxy, trace.deadline)
-            if parts.scheme == "https":
-                sock = self._tls(sock, host, tls or self.ssl_context(), trace)
+            ctx = self.ssl_context(tls_version, only=expected)
+            sock = self._handshake(host, port, proxy, family, trace, ctx)
+        except Failure as exc:
+            if exc.cause != f.TLS_UNTRUSTED:
+                raise
+            trace.note(expected_roots=f"not reached ({exc.detail})")
+        else:
+            trace.note(expected_roots="reached")
+            return sock, proxy
+        sock = self._handshake(host, port, proxy, family, trace, full)
+        assert policy is not None
+        failure = self._interception(sock, proxy)
+        if policy.interception == "fail":
+            sock.close()
+            raise failure
+        trace.warn(failure)
+        return sock, proxy
+
+    def _handshake(
+        self,
+        host: str,
+        port: int,
+        proxy: Proxy | None,
+        family: str,
+        trace: Trace,
+        ctx: ssl.SSLContext,
+    ) -> ssl.SSLSocket:
+        sock = self._open(host, port, proxy, family, trace, tunnel=True)
+        try:
+            return self._tls(sock, host, ctx, trace)
         except BaseException:
             sock.close()
             raise
-        return sock, proxy
+
+    def _open(
+        self, host: str, port: int, proxy: Proxy | None, family: str, trace: Trace, *, tunnel: bool
+    ) -> socket.socket:
+        """TCP to the origin, or to the proxy (with a CONNECT tunnel if `tunnel`)."""
+        if not proxy:
+            return self._tcp(host, port, family, trace, Layer.TCP)
+        trace.note(proxy=proxy)
+        sock = self._tcp(proxy.host, proxy.port, "any", trace, Layer.PROXY)
+        if not tunnel:  # plain HTTP goes to the proxy in absolute form
+            return sock
+        try:
+            with trace.phase("proxy", Layer.PROXY):
+                _tunnel(sock, f"{host}:{port}", proxy, trace.deadline)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _interception(self, sock: socket.socket, proxy: Proxy | None) -> Failure:
+        """The failure for a chain that verified, but not up to an expected root."""
+        leaf = x509.load_der_x509_certificate(sock.getpeercert(binary_form=True) or b"")  # type: ignore[attr-defined]
+        anchor = trust.issuing_anchor(leaf, self.trust_anchors())
+        by = trust.common_name(anchor.subject if anchor else leaf.issuer)
+        how = (
+            f"issued directly by the locally trusted root {anchor.subject.rfc4514_string()}"
+            f" ({trust.spki_pin(anchor)})"
+            if anchor
+            else f"issued by {leaf.issuer.rfc4514_string()}, which chains to a local root"
+        )
+        via = f" through the proxy {proxy}" if proxy else ""
+        return Failure(
+            Layer.TLS,
+            f.TLS_INTERCEPTION,
+            f"TLS inspection by {by}{via}: the certificate is {how}, not by a root the profile "
+            "expects",
+        )
 
     def _tcp(self, host: str, port: int, family: str, trace: Trace, layer: Layer) -> socket.socket:
         addresses = self.addresses(host, family, trace)
@@ -293,6 +423,13 @@ class Network:
                 trace.note(address=f"{address} port {port}")
                 return sock
         assert first_error is not None
+        if family == "ipv6" and layer is Layer.TCP and first_error.cause in _IPV6_PATH_FAILURES:
+            raise Failure(
+                Layer.TCP,
+                f.IPV6_BROKEN,
+                f"AAAA published ({', '.join(addresses)}), but connecting over IPv6 to port "
+                f"{port} failed: {first_error.cause} ({first_error.detail})",
+            )
         raise Failure(
             first_error.layer, first_error.cause, f"{host} port {port}: {first_error.detail}"
         )
@@ -315,12 +452,22 @@ class Network:
         trace.note(tls_version=tls.version(), tls_cipher=(tls.cipher() or ("",))[0])
         if der := tls.getpeercert(binary_form=True):
             trace.note(**certificate_evidence(der))
+        if chain := trust.chain_as_sent(tls):
+            trace.note(certificate_chain=" < ".join(trust.common_name(c.subject) for c in chain))
         return tls
 
-    def get(self, url: str, trace: Trace, *, max_bytes: int, family: str = "any") -> HttpAnswer:
+    def get(
+        self,
+        url: str,
+        trace: Trace,
+        *,
+        max_bytes: int,
+        family: str = "any",
+        policy: TlsPolicy | None = None,
+    ) -> HttpAnswer:
         """GET `url` without following redirects; the body is read up to `max_bytes`."""
         parts = urlsplit(url)
-        sock, proxy = self.connect(url, trace, family=family)
+        sock, proxy = self.connect(url, trace, family=family, policy=policy)
         with trace.phase("http", Layer.HTTP):
             host = parts.hostname or ""
             default = 443 if parts.scheme == "https" else 80
@@ -366,8 +513,14 @@ def has_route(address: str) -> bool:
 
 def certificate_evidence(der: bytes) -> dict[str, str]:
     cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = ", ".join(san.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        names = "none"
     return {
-        "certificate_subject": cert.subject.rfc4514_string(),
+        "certificate_subject": cert.subject.rfc4514_string() or "(empty)",
+        "certificate_san": names,
         "certificate_issuer": cert.issuer.rfc4514_string(),
         "certificate_not_after": cert.not_valid_after_utc.isoformat(),
         "certificate_sha256": hashlib.sha256(der).hexdigest(),
@@ -409,7 +562,8 @@ def _tunnel(sock: socket.socket, authority: str, proxy: Proxy, deadline: Deadlin
 
 def proxy_refusal(status: int, reason: str, headers: http.client.HTTPMessage, what: str) -> Failure:
     """The failure for an answer a proxy generated itself (407, block page, gateway error)."""
-    marks = "; ".join(f"{h}: {headers[h]}" for h in ("via", *PROXY_FINGERPRINTS) if h in headers)
+    marked = ("via", *PROXY_FINGERPRINTS)
+    marks = "; ".join(f"{k}: {v}" for k, v in headers.items() if k.lower() in marked)
     detail = f"the proxy answered {status} {reason} to {what}" + (f" ({marks})" if marks else "")
     if status == 407:
         return Failure(Layer.PROXY, f.PROXY_AUTH_REQUIRED, detail)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 import ssl
+import warnings
 from pathlib import Path
 
 import pytest
 
 from netcheck import profile as profiles
-from netcheck import results
-from netcheck.net import Nameserver, Network, Proxy
+from netcheck import results, winproxy
+from netcheck.failures import Failure, Skip
+from netcheck.net import Nameserver, Network, Proxy, has_route
+from netcheck.pac import Pac, PacError
 from netcheck.probes import PROBES
-from netcheck.result import Outcome, Result
+from netcheck.result import Deadline, Outcome, Result, Trace
 from netcheck.runner import Check, Runner
 
 PROFILE = pytest.StashKey[profiles.Profile]()
@@ -29,6 +32,14 @@ RESULT = pytest.StashKey[Result]()
 RECORD = pytest.StashKey[results.Record]()  # on an item: its check's record
 BASELINE = pytest.StashKey[results.Baseline | None]()
 FAIL_ON = ("required", "any", "new-required-failures")
+SYSTEM_PROXY = pytest.StashKey[dict[str, str]]()  # Windows' proxy settings, as report rows
+FAMILY = pytest.StashKey[str | None]()  # a profiles.RUN_FAMILIES value, or None
+FAMILY_TEXT = {
+    "both": "IPv4 and IPv6, each on its own",
+    "ipv4": "IPv4 only (--family=ipv4)",
+    "ipv6": "IPv6 only (--family=ipv6)",
+    None: "IPv4 (no IPv6 route on this machine)",
+}
 
 MARKERS = {
     "firewall": "the URL is reachable through firewall and proxy (DNS, TCP, TLS, HTTP)",
@@ -38,6 +49,11 @@ MARKERS = {
     "dns": "DNS records of custom domains (MSOID CNAME)",
 }
 DEFAULT_TIMEOUT = 5.0
+GLOBAL_V6_PROBE = "2001:db8::1"  # any global address: only the routing table is consulted
+
+
+class NetcheckWarning(UserWarning):
+    """A check passed with a finding the profile only warns about (e.g. TLS inspection)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +84,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--ca-bundle",
         metavar="PATH",
         help="extra trusted CA certificates (PEM), e.g. a TLS-inspection CA",
+    )
+    group.addoption(
+        "--family",
+        choices=profiles.RUN_FAMILIES,
+        help="ipv4 or ipv6: test over this family only; both: the firewall check of each "
+        "dual-stack host once per family (default: both where this machine routes IPv6, "
+        "else as the addresses come, IPv4 first)",
+    )
+    group.addoption(
+        "--tls-interception",
+        choices=profiles.INTERCEPTION,
+        help="whether TLS interception fails a check or only warns (default: the profile's)",
+    )
+    group.addoption(
+        "--expected-root",
+        action="append",
+        default=[],
+        metavar="NAME|PIN",
+        help="a root CA the HTTPS endpoints may chain to: RFC 4514 subject or sha256//<base64> "
+        "SPKI pin (repeatable; adds to the profile's expected_roots)",
+    )
+    group.addoption(
+        "--pac",
+        metavar="URL|FILE",
+        help="pick the proxy per URL with this proxy auto-config (PAC) file (needs pypac)",
     )
     group.addoption(
         "--domain",
@@ -129,16 +170,51 @@ def _settings(config: pytest.Config) -> tuple[profiles.Profile, Network, float]:
             raise pytest.UsageError(f"{source}: {path}: no such file") from None
         except (OSError, ssl.SSLError) as exc:
             raise pytest.UsageError(f"{source} {path}: not a PEM CA certificate ({exc})") from None
+    if opt.pac:
+        if opt.proxy:
+            raise pytest.UsageError("--pac and --proxy exclude each other: give one")
+        try:
+            pac = Pac(opt.pac, _pac_script(opt.pac, network, timeout))
+        except PacError as exc:
+            raise pytest.UsageError(f"--pac: {exc}") from None
+        network = Network(nameservers, ca_bundles=bundles, pac=pac)
     try:
         domains = tuple(profiles.hostname(d) for d in opt.domain)
     except ValueError as exc:
         raise pytest.UsageError(f"--domain: {exc}") from None
+    try:
+        roots = tuple(profiles.trust_anchor(r) for r in opt.expected_root)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--expected-root: {exc}") from None
     path = Path(opt.endpoints) if opt.endpoints else config.rootpath / "endpoints.toml"
     try:
-        profile = profiles.load(path, domains=domains, tenant=opt.tenant)
+        profile = profiles.load(
+            path,
+            domains=domains,
+            tenant=opt.tenant,
+            interception=opt.tls_interception,
+            expected_roots=roots,
+        )
     except profiles.ProfileError as exc:
         raise pytest.UsageError(str(exc)) from None
     return profile, network, timeout
+
+
+def _pac_script(source: str, network: Network, timeout: float) -> str:
+    """The PAC file's text, from a file or fetched directly (no proxy) with netcheck's DNS."""
+    if not source.startswith(("http://", "https://")):
+        try:
+            return Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PacError(f"{source}: cannot read: {exc}") from None
+    direct = Network(network.nameservers, use_env_proxy=False, ca_bundles=network.ca_bundles)
+    try:
+        answer = direct.get(source, Trace(Deadline(timeout)), max_bytes=1 << 20)
+    except (Failure, Skip) as exc:
+        raise PacError(f"{source}: cannot download: {exc}") from None
+    if answer.status != 200:
+        raise PacError(f"{source}: HTTP {answer.status} {answer.reason}")
+    return answer.body.decode("utf-8", errors="replace")
 
 
 def _baseline(config: pytest.Config) -> results.Baseline | None:
@@ -172,11 +248,18 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[PROFILE], config.stash[NETWORK], config.stash[TIMEOUT] = _settings(config)
+    # A route lookup only (no packet): does this machine have IPv6 beyond its own links?
+    routes_v6 = has_route(GLOBAL_V6_PROBE)
+    config.stash[FAMILY] = config.option.family or ("both" if routes_v6 else None)
     config.stash[BASELINE] = _baseline(config)
     if not hasattr(config, "workerinput"):  # xdist workers send their records to the controller
         from netcheck.recorder import Recorder
 
         config.pluginmanager.register(Recorder(config), "netcheck.recorder")
+    rows, mismatch = winproxy.environment_rows(winproxy.read_winhttp(), winproxy.read_wininet())
+    config.stash[SYSTEM_PROXY] = rows
+    if mismatch:
+        config.issue_config_time_warning(NetcheckWarning(mismatch), stacklevel=2)
     if config.pluginmanager.hasplugin("html"):
         from netcheck import report
 
@@ -186,9 +269,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     profile, network = config.stash[PROFILE], config.stash[NETWORK]
+    family = FAMILY_TEXT[config.stash[FAMILY]]
     return [
         f"netcheck: {profile.name} ({profile.path}), timeout {config.stash[TIMEOUT]:g} s",
         f"netcheck: resolver {network.describe_resolver()}; proxy {network.describe_proxy()}",
+        f"netcheck: address families: {family}",
+        *(f"netcheck: {k}: {v}" for k, v in config.stash[SYSTEM_PROXY].items()),
     ]
 
 
@@ -197,7 +283,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for kind in PROBES:
         if kind not in metafunc.fixturenames:
             continue
-        targets = profile.targets(kind)
+        targets = profile.targets(kind, metafunc.config.stash[FAMILY])
         if targets:
             skip = pytest.mark.skip
             params = [
@@ -261,6 +347,8 @@ def _result_fixture(request: pytest.FixtureRequest) -> Result:
     request.node.stash[RESULT] = result
     if result.outcome is Outcome.SKIP:
         pytest.skip(result.detail)
+    if result.outcome is Outcome.WARN:
+        warnings.warn(NetcheckWarning(result.explain()), stacklevel=1)
     return result
 
 

@@ -5,24 +5,43 @@ Every problem is one ProfileError whose message names the file, the entry and th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from cryptography import x509
+
 CHECKS = ("firewall", "tls", "crl")
 FAMILIES = ("any", "ipv4", "ipv6")
+RUN_FAMILIES = ("ipv4", "ipv6", "both")  # --family
 TENANTS = ("worldwide", "21vianet")
+INTERCEPTION = ("fail", "warn")
+PIN_PREFIX = "sha256//"  # an SPKI pin as curl's --pinnedpubkey writes it
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
 
 
 class ProfileError(Exception):
     """A profile that cannot be used; the message is one line naming file, entry and key."""
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    """Which trust anchors an HTTPS endpoint's chain must end at, and what a miss means.
+
+    `expected_roots` holds RFC 4514 subject names and `sha256//<base64>` SPKI pins; empty
+    turns the interception check off. `interception`: "fail" or "warn".
+    """
+
+    expected_roots: tuple[str, ...] = ()
+    interception: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,8 @@ class Endpoint:
     service_area: str = ""
     pattern: str = ""  # the published wildcard host (`*.office.com`) `url` stands for
     skip: str = ""  # why the entry is listed but not probed (a wildcard with no probe_host)
+    tls: TlsPolicy = field(default_factory=TlsPolicy)
+    split: bool = False  # a one-family variant of a dual-stack ("any") endpoint
 
     @property
     def scheme(self) -> str:
@@ -104,13 +125,38 @@ class Profile:
     dns_names: tuple[DnsName, ...] = ()
     msoid: MsoidRule | None = None
 
-    def targets(self, check: str) -> list[Endpoint] | list[DnsName] | list[Domain]:
-        """What a check runs against, in profile order."""
+    def targets(
+        self, check: str, family: str | None = None
+    ) -> list[Endpoint] | list[DnsName] | list[Domain]:
+        """What a check runs against, in profile order.
+
+        `family`: None tests dual-stack ("any") endpoints as they come (IPv4 first);
+        "ipv4" or "ipv6" restricts every check to that family; "both" runs the firewall
+        check of a dual-stack endpoint once per family, `<id>` over IPv4 and `<id>-ipv6`.
+        """
         if check == "ncsi_dns":
             return list(self.dns_names)
         if check == "msoid":
             return [Domain(d, self.msoid) for d in self.msoid.domains] if self.msoid else []
-        return [e for e in self.endpoints if check in e.checks]
+        out: list[Endpoint] = []
+        for e in self.endpoints:
+            if check not in e.checks:
+                continue
+            if e.family != "any":
+                out += [e] if family in (None, "both", e.family) else []
+            elif family in ("ipv4", "ipv6"):
+                out.append(_over(e, family))
+            elif family == "both" and check == "firewall":
+                out += [_over(e, "ipv4"), _over(e, "ipv6")]
+            else:
+                out.append(e)
+        return out
+
+
+def _over(endpoint: Endpoint, family: str) -> Endpoint:
+    """The endpoint tested over one address family (`<id>-ipv6` for IPv6)."""
+    suffix = "-ipv6" if family == "ipv6" else ""
+    return replace(endpoint, family=family, id=endpoint.id + suffix, split=True)
 
 
 # --- validators: each returns the clean value or raises ValueError with a short reason ---
@@ -182,6 +228,28 @@ def _address(version: int) -> Callable[[str], str]:
     return check
 
 
+def trust_anchor(value: str) -> str:
+    """An expected root: an SPKI pin `sha256//<base64>` or an RFC 4514 subject name."""
+    if value.startswith(PIN_PREFIX):
+        try:
+            digest = base64.b64decode(value.removeprefix(PIN_PREFIX), validate=True)
+        except binascii.Error:
+            digest = b""
+        if len(digest) != 32:
+            raise ValueError(f"{value!r} is not a SHA-256 pin ({PIN_PREFIX}<44 base64 chars>)")
+        return value
+    try:
+        name = x509.Name.from_rfc4514_string(value)
+    except ValueError:
+        name = None
+    if not name or not value.strip():
+        raise ValueError(
+            f"{value!r} is neither a subject name (e.g. 'CN=Root,O=Org,C=US') "
+            f"nor an SPKI pin ({PIN_PREFIX}<base64>)"
+        )
+    return value
+
+
 def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
     def check(value: str) -> str:
         if value not in choices:
@@ -211,8 +279,14 @@ _SCHEMA: dict[str, tuple[dict[str, Field], set[str]]] = {
             "service_area": (str, None),
             "probe_host": (str, hostname),
             "skip": (str, None),
+            "expected_roots": (list, trust_anchor),
+            "interception": (str, _one_of(INTERCEPTION)),
         },
         {"url"},
+    ),
+    "tls": (
+        {"expected_roots": (list, trust_anchor), "interception": (str, _one_of(INTERCEPTION))},
+        set(),
     ),
     "ncsi_web": (
         {
@@ -332,8 +406,19 @@ def _m365(text: str, where: str) -> dict[str, Any]:
         raise ProfileError(f"{where}: {exc}") from None
 
 
-def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None = None) -> Profile:
-    """Read and validate a profile; `domains` and `tenant` come from the command line."""
+def load(
+    path: str | Path,
+    *,
+    domains: tuple[str, ...] = (),
+    tenant: str | None = None,
+    interception: str | None = None,
+    expected_roots: tuple[str, ...] = (),
+) -> Profile:
+    """Read and validate a profile; the keyword arguments come from the command line.
+
+    `interception` overrides every endpoint's choice; `expected_roots` are added to every
+    HTTPS endpoint's expected roots.
+    """
     path = Path(path)
     where = str(path)
     try:
@@ -379,6 +464,13 @@ def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None 
             out.append((label, clean))
         return out
 
+    tls = _fields(data.get("tls", {}), "tls", f"{where}: [tls]")
+
+    def tls_policy(e: dict[str, Any]) -> TlsPolicy:
+        roots = e.pop("expected_roots", None) or tls.get("expected_roots", ())
+        mode = e.pop("interception", None) or tls.get("interception", "fail")
+        return TlsPolicy(tuple(dict.fromkeys((*roots, *expected_roots))), interception or mode)
+
     endpoints = []
     for label, e in entries("endpoint"):
         checks = e.pop("checks", None) or (
@@ -386,7 +478,11 @@ def load(path: str | Path, *, domains: tuple[str, ...] = (), tenant: str | None 
         )
         if "tls" in checks and not e["url"].startswith("https:"):
             raise ProfileError(f"{label}: key 'checks': 'tls' needs an https:// URL")
-        endpoints.append(Endpoint(checks=checks, **_concrete(e, label)))
+        if not e["url"].startswith("https:") and ("expected_roots" in e or "interception" in e):
+            raise ProfileError(
+                f"{label}: keys 'expected_roots'/'interception' need an https:// URL"
+            )
+        endpoints.append(Endpoint(checks=checks, tls=tls_policy(e), **_concrete(e, label)))
     ncsi_web = []
     for label, e in entries("ncsi_web"):
         if not e["url"].startswith("http:"):

@@ -13,11 +13,20 @@ import pytest
 from pytest_html import extras
 
 from netcheck.advice import advice_for
-from netcheck.plugin import BASELINE, NETWORK, PROFILE, RESULT, TIMEOUT
+from netcheck.plugin import (
+    BASELINE,
+    FAMILY,
+    FAMILY_TEXT,
+    NETWORK,
+    PROFILE,
+    RESULT,
+    SYSTEM_PROXY,
+    TIMEOUT,
+)
 from netcheck.result import Result
 from netcheck.results import Baseline, Diff
 
-COLUMNS = ("check", "endpoint", "layer", "cause", "probe_time")
+COLUMNS = ("check", "endpoint", "layer", "cause", "address", "proxy", "probe_time")
 
 
 def configure(config: pytest.Config) -> None:
@@ -40,6 +49,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         "Profile": f"{profile.name} ({profile.path})",
         "Resolver": network.describe_resolver(),
         "Proxy": network.describe_proxy(),
+        **config.stash[SYSTEM_PROXY],
+        "Address families": FAMILY_TEXT[config.stash[FAMILY]],
         "CA bundle": ", ".join(map(str, network.trust_files())) or "system trust store only",
         "Probe timeout": f"{config.stash[TIMEOUT]:g} s",
         "Platform": platform.platform(),

@@ -15,6 +15,7 @@ from netcheck.failures import Failure, Layer, Skip, classify
 class Outcome(StrEnum):
     PASS = "pass"
     FAIL = "fail"
+    WARN = "warn"  # passed, with a finding the profile only warns about
     SKIP = "skip"
     ERROR = "error"  # a bug in netcheck, never the network's fault
 
@@ -40,6 +41,7 @@ class Trace:
     deadline: Deadline
     phases: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
+    warnings: list[Failure] = field(default_factory=list)
 
     @contextmanager
     def phase(self, name: str, layer: Layer) -> Iterator[None]:
@@ -57,6 +59,10 @@ class Trace:
     def note(self, **items: object) -> None:
         self.evidence.update({k: str(v) for k, v in items.items() if v is not None})
 
+    def warn(self, finding: Failure) -> None:
+        """A finding that does not fail the check (e.g. TLS interception in "warn" mode)."""
+        self.warnings.append(finding)
+
 
 @dataclass
 class Result:
@@ -72,11 +78,11 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return self.outcome is Outcome.PASS
+        return self.outcome in (Outcome.PASS, Outcome.WARN)
 
     def explain(self) -> str:
         """A few lines for a human: what failed, why, and what to do."""
-        if self.passed:
+        if self.outcome is Outcome.PASS:
             return f"{self.check} {self.target}: passed. {self.detail}".strip()
         head = f"{self.check} {self.target}: {self.outcome.upper()}"
         if self.layer:

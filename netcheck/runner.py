@@ -33,7 +33,14 @@ def run(check: Check, network: Network, timeout: float) -> Result:
     start = time.monotonic()
     result = Result(check.kind, check.target.id, Outcome.PASS)
     try:
-        result.detail = PROBES[check.kind](check.target, network, trace)
+        target = check.target
+        if _family_variant_through_proxy(target, network):
+            raise Skip("through a proxy, the proxy picks IPv4 or IPv6, not this host")
+        result.detail = PROBES[check.kind](target, network, trace)
+        if trace.warnings:
+            warning = trace.warnings[0]
+            result.outcome, result.layer, result.cause = Outcome.WARN, warning.layer, warning.cause
+            result.detail = f"{warning.detail} (warning only; {result.detail})"
     except Failure as exc:
         result.outcome, result.layer, result.cause = Outcome.FAIL, exc.layer, exc.cause
         result.detail = exc.detail
@@ -45,6 +52,12 @@ def run(check: Check, network: Network, timeout: float) -> Result:
     result.elapsed = time.monotonic() - start
     result.evidence, result.phases = trace.evidence, trace.phases
     return result
+
+
+def _family_variant_through_proxy(target: Target, network: Network) -> bool:
+    """The IPv6 variant of a dual-stack endpoint tests nothing new through a proxy."""
+    split_v6 = isinstance(target, Endpoint) and target.split and target.family == "ipv6"
+    return split_v6 and network.proxy_for(target.url) is not None  # type: ignore[union-attr]
 
 
 class Runner:

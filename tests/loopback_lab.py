@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from netcheck.profile import load
+from netcheck.trust import spki_pin
 from tests.fakenet import (
     DNSServer,
     HTTPProxy,
@@ -44,12 +45,55 @@ PROXY = ("127.0.4.1", 3128)
 # healthy check; the faults that wait for it (dropped, silent, drip) cost this much once.
 TIMEOUT = 4.0
 AUTH_PROXY = ("127.0.4.2", 3128)
+MITM_PROXY = ("127.0.4.5", 3128)  # inspects TLS with the inspection CA
+V6_BROKEN_PORT = 8443  # v6broken.netcheck.test: IPv4 answers, IPv6 (::1) drops SYNs
 PROXY_USER = ("alice", "s3cret-Pa55")
 DEAD_PROXY = ("127.0.4.9", 3128)  # nothing listens here
 NO_CONNECT_PROXY = ("127.0.4.3", 3128)  # answers 405 to CONNECT
 CLOSING_PROXY = ("127.0.4.4", 3128)  # accepts CONNECT, closes the tunnel on the ClientHello
 DEAD_NAMESERVER = "127.0.0.54:5353"  # nothing listens here
 INSPECTION_ORG = "Contoso TLS Inspection"
+# Denied hosts go through the filtering proxy, everything else direct.
+PAC = f"""function FindProxyForURL(url, host) {{
+  if (dnsDomainIs(host, "denied.netcheck.test")) return "PROXY {PROXY[0]}:{PROXY[1]}; DIRECT";
+  return "DIRECT";
+}}
+"""
+# Hosts behind middleboxes, as profile entries: TLS inspection (intercepted), a SAN-only
+# wildcard certificate of the expected root (wildcard), each address family (dualstack),
+# IPv6 published but dropped (v6broken).
+MIDDLEBOX_ENDPOINTS = f"""
+[[endpoint]]
+url = "https://intercepted.netcheck.test/"
+[[endpoint]]
+url = "https://wildcard.netcheck.test/"
+[[endpoint]]
+url = "https://dualstack.netcheck.test/"
+[[endpoint]]
+url = "https://v6broken.netcheck.test:{V6_BROKEN_PORT}/"
+id = "v6broken"
+"""
+# A profile for runs through a proxy: allowed and denied hosts, over HTTPS and plain HTTP.
+PROXIED = """
+[profile]
+name = "lab behind a proxy"
+
+[[endpoint]]
+url = "https://ok.netcheck.test/"
+[[endpoint]]
+url = "http://ok.netcheck.test/plain"
+[[endpoint]]
+url = "https://denied.netcheck.test/"
+[[endpoint]]
+url = "http://denied.netcheck.test/plain"
+[[endpoint]]
+url = "https://proxyonly.netcheck.test/"
+[[endpoint]]
+url = "http://denied.netcheck.test/x.crl"
+checks = ["crl"]
+[[endpoint]]
+url = "http://ok.netcheck.test/forbidden"
+"""
 CONNECT_TEST, NCSI = b"Microsoft Connect Test", b"Microsoft NCSI"
 NCSI_A, NCSI_AAAA = "131.107.255.255", "fd3e:4f5a:5b81::1"
 MSOID_OK = "clientconfig.microsoftonline-p.net"
@@ -74,6 +118,7 @@ FAULT_HOSTS = {
     "tls10only.netcheck.test": "127.0.2.11",
     "stall.netcheck.test": "127.0.2.12",
     "intercepted.netcheck.test": "127.0.2.13",
+    "wildcard.netcheck.test": "127.0.2.14",
 }
 FAULT_ZONE = {
     "servfail.netcheck.test": ZoneEntry(fault="servfail"),
@@ -85,6 +130,8 @@ FAULT_ZONE = {
     "cnameloop2.netcheck.test": ZoneEntry(cname="cnameloop.netcheck.test"),
     "noroute6.netcheck.test": ZoneEntry(aaaa=["2001:db8::dead"]),
     "ipv6.netcheck.test": ZoneEntry(aaaa=[ORIGIN6]),
+    "dualstack.netcheck.test": ZoneEntry(a=[ORIGIN], aaaa=[ORIGIN6]),
+    "v6broken.netcheck.test": ZoneEntry(a=[ORIGIN], aaaa=[ORIGIN6]),
     "ncsi-wrong.netcheck.test": ZoneEntry(a=["10.11.12.13"]),
     "msoid.good.test": ZoneEntry(cname=MSOID_OK),
     "msoid.vianet.test": ZoneEntry(cname=MSOID_VIANET),
@@ -146,6 +193,9 @@ def report_data(page: str) -> dict:
 
 @dataclass
 class Lab:
+    """`ca` plays the public CA (an expected root in every run); ca_pem also holds a
+    TLS-inspection CA, trusted as on managed desktops, that no profile expects."""
+
     ca: TestCA
     ca_pem: Path
     dns: DNSServer
@@ -164,13 +214,16 @@ class Lab:
         profile: str | Path | None = None,
         *args: str,
         timeout: float = TIMEOUT,
+        expected_root: str | None = "lab",
         nameserver: str | None = None,
         env: dict[str, str] | None = None,
     ) -> SuiteRun:
         """Run the real suite (pytest at the repository root) against this lab.
 
         `nameserver` replaces the lab's; `env` adds variables (the lab's proxy variables are
-        removed). Safe to call from several threads at once.
+        removed). Safe to call from several threads at once. The lab CA stands for the public
+        roots: it is an expected root of every HTTPS endpoint unless `expected_root` is None
+        (then only the profile's apply).
         """
         with self.lock:
             self.runs += 1
@@ -190,6 +243,8 @@ class Lab:
             f"--html={out / 'report.html'}",
             *args,
         ]
+        if expected_root:
+            cmd.append(f"--expected-root={spki_pin(self.ca.certificate)}")
         if profile:
             cmd.append(f"--endpoints={profile}")
         environ = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
@@ -234,9 +289,9 @@ def start(workdir: Path) -> Lab:
     real_hosts = {e.host for e in profile.endpoints if e.family != "ipv6"}
     ipv6_hosts = {e.host for e in profile.endpoints if e.family == "ipv6"}
     extra = {"proxyonly.netcheck.test", "truncated.netcheck.test"}
-    names = sorted(real_hosts | ipv6_hosts | set(FAULT_HOSTS) | extra)
+    names = sorted(real_hosts | ipv6_hosts | set(FAULT_HOSTS) | set(FAULT_ZONE) | extra)
 
-    zone = {h: ZoneEntry(a=[ORIGIN]) for h in real_hosts}
+    zone = {h: ZoneEntry(a=[ORIGIN], aaaa=[ORIGIN6]) for h in real_hosts}  # dual-stack
     zone |= {h: ZoneEntry(aaaa=[ORIGIN6]) for h in ipv6_hosts}
     zone |= {h: ZoneEntry(a=[a]) for h, a in FAULT_HOSTS.items()}
     zone |= FAULT_ZONE
@@ -263,6 +318,8 @@ def start(workdir: Path) -> Lab:
         ("ok.netcheck.test", "/slow.crl"): Response(body=fresh_crl, body_delay=0.3),
         ("ok.netcheck.test", "/html.crl"): Response(body=b"<html>Please log in</html>"),
         ("ok.netcheck.test", "/missing.crl"): Response(status=404, body=b"not found"),
+        ("ok.netcheck.test", "/forbidden"): Response(status=403, body=b"origin says no"),
+        ("ok.netcheck.test", "/proxy.pac"): Response(body=PAC.encode()),
         ("ok.netcheck.test", "/connecttest.txt"): Response(body=CONNECT_TEST),
         ("ok.netcheck.test", "/wrongbody.txt"): Response(body=b"<html>Hotel WiFi</html>"),
         ("ipv6.netcheck.test", "/connecttest.txt"): Response(body=CONNECT_TEST),
@@ -293,6 +350,7 @@ def start(workdir: Path) -> Lab:
         ("expired.netcheck.test", ca.expired_cert("expired.netcheck.test")),
         ("wronghost.netcheck.test", ca.wrong_host_cert()),
         ("untrusted.netcheck.test", other_ca.issue_cert("untrusted.netcheck.test")),
+        ("wildcard.netcheck.test", ca.issue_cert("*.netcheck.test")),  # SAN only, wildcard
     ):
         ctx = ca.server_context(name, cert=cert)
         stack.enter_context(WebServer(host[name], 443, tls=ctx, routes=routes))
@@ -337,6 +395,11 @@ def start(workdir: Path) -> Lab:
     )
     established = b"HTTP/1.1 200 Connection established\r\n\r\n"
     stack.enter_context(RawServer(*CLOSING_PROXY, "answer", payload=established))
+    bump = (inspection_ca, ca.client_context())
+    stack.enter_context(HTTPProxy(*MITM_PROXY, resolver=dns.resolve, mitm=bump))
+    stack.enter_context(WebServer(ORIGIN, V6_BROKEN_PORT, tls=https, routes=routes))
+    stack.enter_context(dropped_port(ORIGIN6, V6_BROKEN_PORT))
+
     # The client trusts the lab's CA and a TLS-inspection CA, as managed desktops do.
     ca_pem = workdir / "lab-ca.pem"
     ca_pem.write_bytes(ca.cert_pem.bytes() + inspection_ca.cert_pem.bytes())

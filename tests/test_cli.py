@@ -102,7 +102,7 @@ def test_bad_profile_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.stderr.strip() == (
         f"ERROR: {bad}: endpoint[0] (https://a.example/): unknown key 'port' "
         "(allowed: id, category, required, notes, url, checks, family, service_area, "
-        "probe_host, skip)"
+        "probe_host, skip, expected_roots, interception)"
     )
 
 

@@ -144,4 +144,4 @@ def test_demo_cli(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert report.is_file()
     assert str(report) in proc.stdout
-    assert "1 failed, 45 passed" in proc.stdout
+    assert "1 failed, 65 passed" in proc.stdout  # firewall: IPv4 and IPv6 variants

@@ -18,7 +18,9 @@ from tests.loopback_lab import (
     DEAD_NAMESERVER,
     DEAD_PROXY,
     INSPECTION_ORG,
+    MIDDLEBOX_ENDPOINTS,
     NO_CONNECT_PROXY,
+    PROXIED,
     PROXY,
     PROXY_USER,
     TIMEOUT,
@@ -27,7 +29,7 @@ from tests.loopback_lab import (
     gzip_bomb,
 )
 
-HTTPS_FAULTS = """
+HTTPS_FAULTS = f"""
 [profile]
 name = "lab faults"
 
@@ -57,6 +59,12 @@ url = "https://untrusted.netcheck.test/"
 url = "https://tls13only.netcheck.test/"
 [[endpoint]]
 url = "https://nottls.netcheck.test/"
+{MIDDLEBOX_ENDPOINTS}[[endpoint]]
+url = "https://ipv6.netcheck.test/"
+checks = ["firewall"]
+[[endpoint]]
+url = "https://noroute6.netcheck.test/"
+checks = ["firewall"]
 [[endpoint]]
 url = "https://dnsrefused.netcheck.test/"
 checks = ["firewall"]
@@ -80,9 +88,6 @@ url = "http://closed.netcheck.test/plain"
 url = "https://tls10only.netcheck.test/"
 [[endpoint]]
 url = "https://stall.netcheck.test/"
-[[endpoint]]
-url = "https://intercepted.netcheck.test/"
-checks = ["firewall"]
 [[endpoint]]
 url = "http://ok.netcheck.test/503"
 [[endpoint]]
@@ -189,9 +194,22 @@ FAULTS = [
     ("test_tls12[tls10only.netcheck.test]", "failed", "tls", "tls_version_unsupported"),
     ("test_firewall[stall.netcheck.test]", "failed", "tls", "timeout"),
     ("test_tls12[stall.netcheck.test]", "failed", "tls", "timeout"),
-    ("test_firewall[intercepted.netcheck.test]", "passed", "", ""),  # issuer in the evidence
     ("test_firewall[ok.netcheck.test/503]", "passed", "", ""),  # any answer of the origin
     ("test_tls12[ok.netcheck.test]", "passed", "", ""),
+    # TLS inspection: a CA trusted here (--ca-bundle) but not expected re-signs the host;
+    # a SAN-only wildcard certificate from the expected root is not inspection.
+    ("test_firewall[intercepted.netcheck.test]", "failed", "tls", "tls_interception"),
+    ("test_tls12[intercepted.netcheck.test]", "failed", "tls", "tls_interception"),
+    ("test_firewall[wildcard.netcheck.test]", "passed", "", ""),
+    # Each address family on its own.
+    ("test_firewall[ok.netcheck.test-ipv6]", "skipped", "", ""),  # no AAAA: IPv4 only
+    ("test_firewall[dualstack.netcheck.test]", "passed", "", ""),
+    ("test_firewall[dualstack.netcheck.test-ipv6]", "passed", "", ""),
+    ("test_firewall[v6broken]", "passed", "", ""),
+    ("test_firewall[v6broken-ipv6]", "failed", "tcp", "ipv6_broken"),
+    ("test_firewall[ipv6.netcheck.test]", "skipped", "", ""),  # no A: IPv6 only
+    ("test_firewall[ipv6.netcheck.test-ipv6]", "passed", "", ""),
+    ("test_firewall[noroute6.netcheck.test-ipv6]", "skipped", "", ""),  # no IPv6 route here
     ("test_tls12[tls13only.netcheck.test]", "failed", "tls", "tls_version_unsupported"),
     ("test_tls12[refused.netcheck.test]", "failed", "tcp", "connection_refused"),
     ("test_crl[ok.netcheck.test/crl.crl]", "passed", "", ""),
@@ -231,7 +249,7 @@ DEADLINE_SLACK = 2.5
 
 @pytest.fixture(scope="module")
 def faults(lab: Lab) -> SuiteRun:
-    return lab.run(HTTPS_FAULTS, "-W", "always::ResourceWarning")
+    return lab.run(HTTPS_FAULTS, "--family=both", "-W", "always::ResourceWarning")
 
 
 @pytest.mark.parametrize(("name", "outcome", "layer", "cause"), FAULTS, ids=[f[0] for f in FAULTS])
@@ -253,6 +271,20 @@ def test_failures_explain_cause_and_fix(faults: SuiteRun) -> None:
     assert "http://portal.netcheck.test/login?next=connecttest" in portal
     assert "captive portal" in portal
     assert "nextUpdate" in faults.cases["test_crl[ok.netcheck.test/stale.crl]"].message
+
+
+def test_each_family_says_which_address_it_used(faults: SuiteRun) -> None:
+    v4 = faults.cases["test_firewall[dualstack.netcheck.test]"].props["address"]
+    v6 = faults.cases["test_firewall[dualstack.netcheck.test-ipv6]"].props["address"]
+    assert (v4, v6) == ("127.0.1.1 port 443", "::1 port 443")
+    message = faults.cases["test_firewall[v6broken-ipv6]"].message
+    assert "AAAA published (::1)" in message and "disable IPv6" in message
+
+
+def test_interception_names_the_inspecting_ca_and_the_fix(faults: SuiteRun) -> None:
+    message = faults.cases["test_firewall[intercepted.netcheck.test]"].message
+    assert "TLS inspection by" in message and f"O={INSPECTION_ORG}" in message  # no CN: full name
+    assert "exempt these endpoints from TLS inspection" in message
 
 
 def test_dripping_server_is_cut_at_the_deadline(faults: SuiteRun) -> None:
@@ -305,26 +337,6 @@ def test_only_tls_1_0_server_is_named(faults: SuiteRun) -> None:
     assert "the server only speaks TLSv1.1" in message
 
 
-PROXIED = """
-[profile]
-name = "lab behind a proxy"
-
-[[endpoint]]
-url = "https://ok.netcheck.test/"
-[[endpoint]]
-url = "http://ok.netcheck.test/plain"
-[[endpoint]]
-url = "https://denied.netcheck.test/"
-[[endpoint]]
-url = "http://denied.netcheck.test/plain"
-[[endpoint]]
-url = "https://proxyonly.netcheck.test/"
-[[endpoint]]
-url = "http://denied.netcheck.test/x.crl"
-checks = ["crl"]
-"""
-
-
 USER, PASSWORD = PROXY_USER
 WITH_CREDENTIALS = f"http://{USER}:{PASSWORD}@{AUTH_PROXY[0]}:{AUTH_PROXY[1]}"
 
@@ -356,6 +368,8 @@ SETUP_VERDICTS = [
     ("proxy", "test_firewall[denied.netcheck.test]", "failed", "proxy", "proxy_denied"),
     ("proxy", "test_firewall[denied.netcheck.test/plain]", "failed", "proxy", "proxy_denied"),
     ("proxy", "test_crl[denied.netcheck.test/x.crl]", "failed", "proxy", "proxy_denied"),
+    # A block page is told from the origin's own 403, which passes: the path is open.
+    ("proxy", "test_firewall[ok.netcheck.test/forbidden]", "passed", "", ""),
     # With a proxy the client does not resolve names: the proxy does.
     ("proxy", "test_firewall[proxyonly.netcheck.test]", "passed", "", ""),
     ("proxy", "test_tls12[proxyonly.netcheck.test]", "passed", "", ""),
@@ -403,6 +417,13 @@ SETUP_VERDICTS = [
         "proxy",
         "proxy_auth_required",
     ),
+    (
+        "proxy auth, none given",
+        "test_firewall[ok.netcheck.test/forbidden]",
+        "failed",
+        "proxy",
+        "proxy_auth_required",
+    ),
     ("proxy auth, --proxy", "test_firewall[ok.netcheck.test]", "passed", "", ""),
     ("proxy auth, --proxy", "test_firewall[ok.netcheck.test/plain]", "passed", "", ""),
     ("proxy auth, environment", "test_firewall[ok.netcheck.test]", "passed", "", ""),
@@ -437,6 +458,13 @@ def test_setup_verdict(
     run = setups[setup]
     assert run.verdict(name) == (outcome, layer, cause), run.cases[name].message
     assert float(run.cases[name].props["probe_time"]) <= TIMEOUT + DEADLINE_SLACK
+
+
+def test_block_page_shows_the_proxys_marks(setups: dict[str, SuiteRun]) -> None:
+    block = setups["proxy"].cases["test_firewall[denied.netcheck.test/plain]"].message
+    assert "X-Squid-Error: ERR_ACCESS_DENIED" in block and "Via: 1.1 fakeproxy" in block
+    auth = setups["proxy auth, none given"].cases["test_firewall[ok.netcheck.test]"].message
+    assert "407" in auth and "credentials" in auth
 
 
 def test_report_names_the_proxy_without_its_password(setups: dict[str, SuiteRun]) -> None:

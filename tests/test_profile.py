@@ -17,6 +17,12 @@ def test_default_profile_holds_the_checklist() -> None:
     urls = {e.url for e in profile.endpoints}
     firewall = profile.targets("firewall")
     assert len(firewall) == 20  # the seed's allow-list, CRL URLs included
+    both = profile.targets("firewall", "both")
+    assert len(both) == 2 * 20 and [(e.id, e.family) for e in both[:2]] == [
+        ("officecdn.microsoft.com", "ipv4"),
+        ("officecdn.microsoft.com-ipv6", "ipv6"),
+    ]
+    assert {e.family for e in profile.targets("tls", "ipv6")} == {"ipv6"}
     assert "https://ols.officeapps.live.com/olsc" in urls
     assert len(profile.targets("crl")) == 4
     assert all(e.scheme == "http" for e in profile.targets("crl"))
@@ -157,7 +163,44 @@ BAD = [
         HEAD + '[[endpoint]]\nurl = "https://a.example/"\nchecks = [1]\n',
         "items must be strings, not integer",
     ),
+    (
+        "root not a name",
+        HEAD + '[tls]\nexpected_roots = ["DigiCert Global Root G2"]\n',
+        "[tls]: key 'expected_roots': 'DigiCert Global Root G2' is neither a subject name",
+    ),
+    (
+        "short pin",
+        HEAD + '[tls]\nexpected_roots = ["sha256//AAAA"]\n',
+        "[tls]: key 'expected_roots': 'sha256//AAAA' is not a SHA-256 pin",
+    ),
+    (
+        "bad interception",
+        HEAD + '[tls]\ninterception = "ignore"\n',
+        "[tls]: key 'interception': 'ignore' is not one of fail, warn",
+    ),
+    (
+        "roots on http",
+        HEAD + '[[endpoint]]\nurl = "http://a.example/"\nexpected_roots = ["CN=R"]\n',
+        "endpoint[0] (http://a.example/): keys 'expected_roots'/'interception' need an https://",
+    ),
 ]
+
+
+def test_tls_policy_defaults_overrides_and_command_line(tmp_path: Path) -> None:
+    pin = "sha256//" + "A" * 43 + "="
+    path = tmp_path / "p.toml"
+    path.write_text(
+        HEAD + '[tls]\nexpected_roots = ["CN=Root A,O=A,C=US"]\n'
+        '[[endpoint]]\nurl = "https://a.example/"\n'
+        '[[endpoint]]\nurl = "https://b.example/"\n'
+        f'expected_roots = ["{pin}"]\ninterception = "warn"\n'
+    )
+    a, b = load(path).endpoints
+    assert (a.tls.expected_roots, a.tls.interception) == (("CN=Root A,O=A,C=US",), "fail")
+    assert (b.tls.expected_roots, b.tls.interception) == ((pin,), "warn")
+    a, b = load(path, interception="warn", expected_roots=("CN=Lab",)).endpoints
+    assert a.tls.expected_roots == ("CN=Root A,O=A,C=US", "CN=Lab")
+    assert {a.tls.interception, b.tls.interception} == {"warn"}
 
 
 @pytest.mark.parametrize(("text", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])

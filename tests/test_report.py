@@ -13,7 +13,7 @@ from tests.loopback_lab import REPO, TIMEOUT, Lab, SuiteRun, report_data
 
 @pytest.fixture(scope="module")
 def healthy(lab: Lab) -> SuiteRun:
-    return lab.run(None, "--domain=good.test", "--domain=absent.test")
+    return lab.run(None, "--domain=good.test", "--domain=absent.test", "--family=both")
 
 
 def test_every_check_of_the_shipped_profile_passes(healthy: SuiteRun) -> None:
@@ -21,7 +21,7 @@ def test_every_check_of_the_shipped_profile_passes(healthy: SuiteRun) -> None:
     assert set(outcomes.values()) == {"passed"}, outcomes
     kinds = {case.props["check"] for case in healthy.cases.values()}
     assert kinds == {"firewall", "tls", "crl", "ncsi_web", "ncsi_dns", "msoid"}
-    assert len(outcomes) == 20 + 15 + 4 + 4 + 1 + 2
+    assert len(outcomes) == 2 * 20 + 15 + 4 + 4 + 1 + 2  # firewall: IPv4 and IPv6
     assert healthy.exit_code == 0
 
 

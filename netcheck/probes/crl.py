@@ -16,7 +16,9 @@ MAX_BYTES = 16 * 1024 * 1024  # the largest public CRLs are a few MB
 
 
 def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
-    answer = network.get(endpoint.url, trace, max_bytes=MAX_BYTES, family=endpoint.family)
+    answer = network.get(
+        endpoint.url, trace, max_bytes=MAX_BYTES, family=endpoint.family, policy=endpoint.tls
+    )
     if answer.status != 200:
         raise Failure(
             Layer.HTTP,

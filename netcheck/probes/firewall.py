@@ -12,5 +12,7 @@ from netcheck.result import Trace
 
 
 def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
-    answer = network.get(endpoint.url, trace, max_bytes=4096, family=endpoint.family)
+    answer = network.get(
+        endpoint.url, trace, max_bytes=4096, family=endpoint.family, policy=endpoint.tls
+    )
     return f"the origin answered HTTP {answer.status} {answer.reason}"

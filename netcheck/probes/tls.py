@@ -6,15 +6,20 @@ import ssl
 
 from netcheck import failures as f
 from netcheck.failures import Failure, Layer
-from netcheck.net import Network
+from netcheck.net import LEGACY, Network
 from netcheck.profile import Endpoint
 from netcheck.result import Trace
 
 
 def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
-    ctx = network.ssl_context(ssl.TLSVersion.TLSv1_2)
     try:
-        sock, _ = network.connect(endpoint.url, trace, family=endpoint.family, tls=ctx)
+        sock, _ = network.connect(
+            endpoint.url,
+            trace,
+            family=endpoint.family,
+            tls_version=ssl.TLSVersion.TLSv1_2,
+            policy=endpoint.tls,
+        )
     except Failure as exc:
         # A server that only speaks TLS 1.0/1.1 often rejects a TLS 1.2 hello with a bare
         # handshake_failure alert: ask once more, in its own language, to say so.
@@ -35,7 +40,7 @@ def _legacy_version(endpoint: Endpoint, network: Network, trace: Trace) -> str |
             endpoint.url,
             Trace(trace.deadline),
             family=endpoint.family,
-            tls=network.legacy_ssl_context(),
+            tls_version=LEGACY,
         )
     except Failure:
         return None

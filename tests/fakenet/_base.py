@@ -155,11 +155,12 @@ class TCPServer(Service):
         finally:
             self._release(conn)
 
-    def _wrap_tls(self, conn: socket.socket) -> ssl.SSLSocket:
-        assert self.tls is not None
+    def _wrap_tls(self, conn: socket.socket, ctx: ssl.SSLContext | None = None) -> ssl.SSLSocket:
+        ctx = ctx or self.tls
+        assert ctx is not None
         with self._lock:  # wrap_socket detaches conn's fd: swap atomically w.r.t. stop()
             self._sockets.discard(conn)
-            wrapped = self.tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            wrapped = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
             self._sockets.add(wrapped)
         return wrapped
 

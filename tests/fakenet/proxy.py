@@ -6,12 +6,14 @@ import base64
 import ipaddress
 import select
 import socket
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ._base import TCPServer
 from ._http import Head, read_head, response
+from .tls import TestCA
 
 VIA = ("Via", "1.1 fakeproxy")
 BLOCK_PAGE = (
@@ -38,6 +40,11 @@ class HTTPProxy(TCPServer):
     Names in ``deny`` (exact, or ``.suffix`` for a domain and its subdomains) get a squid
     403 page; with ``require_auth=(user, password)`` missing/wrong Basic credentials get
     407. Hosts are resolved with ``resolver`` (e.g. ``DNSServer.resolve``).
+
+    With ``mitm=(ca, upstream)`` the proxy inspects TLS as ssl-bump does: it answers a
+    CONNECT with 200, completes the client's handshake with a certificate for the requested
+    name issued by ``ca``, and relays the request over its own TLS connection (``upstream``
+    context) to the origin.
     """
 
     connect_timeout = 5.0
@@ -50,8 +57,11 @@ class HTTPProxy(TCPServer):
         deny: Iterable[str] = (),
         require_auth: tuple[str, str] | None = None,
         resolver: Callable[[str], str] = socket.gethostbyname,
+        mitm: tuple[TestCA, ssl.SSLContext] | None = None,
     ) -> None:
         super().__init__(address, port)
+        self.mitm = mitm
+        self._bump_contexts: dict[str, ssl.SSLContext] = {}
         self.deny = {d.lower().rstrip(".") for d in deny}
         self.require_auth = require_auth
         self.resolver = resolver
@@ -115,6 +125,10 @@ class HTTPProxy(TCPServer):
         if upstream is None:
             return
         try:
+            if method == "CONNECT" and self.mitm:
+                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                self._bump(conn, upstream, url.hostname)
+                return
             if method == "CONNECT":
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 upstream.sendall(rest)
@@ -123,6 +137,28 @@ class HTTPProxy(TCPServer):
             _splice(conn, upstream)
         finally:
             self._release(upstream)
+
+    def _bump(self, conn: socket.socket, upstream: socket.socket, host: str) -> None:
+        """Terminate the client's TLS with our own certificate, relay one request."""
+        assert self.mitm is not None
+        ca, upstream_ctx = self.mitm
+        with self._lock:
+            if host not in self._bump_contexts:
+                self._bump_contexts[host] = ca.server_context(host)
+            ctx = self._bump_contexts[host]
+        client = self._wrap_tls(conn, ctx)
+        client.do_handshake()
+        origin = upstream_ctx.wrap_socket(upstream, server_hostname=host)
+        try:
+            while data := client.recv(65536):
+                origin.sendall(data)
+                if b"\r\n\r\n" in data:  # netcheck sends one GET without a body
+                    break
+            while data := origin.recv(65536):
+                client.sendall(data)
+        finally:
+            origin.close()
+            self._release(client)
 
     def _connect(self, conn: socket.socket, host: str, port: int) -> socket.socket | None:
         """Upstream socket, or None after replying 503 (DNS) / 502 (connect)."""

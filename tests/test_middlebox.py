@@ -1,0 +1,95 @@
+"""Middleboxes against the loopback lab, beyond the verdict table of test_lab_verdicts:
+options (--family, --tls-interception, --pac), an inspecting proxy, expected roots from the
+profile, a PAC file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.loopback_lab import MIDDLEBOX_ENDPOINTS, MITM_PROXY, PAC, PROXIED, PROXY, Lab
+
+PROXY_URL = f"http://{PROXY[0]}:{PROXY[1]}"
+MIDDLEBOX = f"""
+[profile]
+name = "lab middleboxes"
+
+[[endpoint]]
+url = "https://ok.netcheck.test/"
+{MIDDLEBOX_ENDPOINTS}"""
+
+
+def test_family_option_restricts_the_run(lab: Lab) -> None:
+    v4 = lab.run(MIDDLEBOX, "--family=ipv4", "-k", "dualstack or v6broken")
+    assert set(v4.cases) == {
+        "test_firewall[dualstack.netcheck.test]",
+        "test_tls12[dualstack.netcheck.test]",
+        "test_firewall[v6broken]",
+        "test_tls12[v6broken]",
+    }
+    assert v4.exit_code == 0
+    v6 = lab.run(MIDDLEBOX, "--family=ipv6", "-k", "v6broken")
+    assert v6.verdict("test_tls12[v6broken-ipv6]") == ("failed", "tcp", "ipv6_broken")
+
+
+def test_interception_can_be_a_warning(lab: Lab) -> None:
+    run = lab.run(MIDDLEBOX, "--tls-interception=warn", "-k", "intercepted")
+    case = run.cases["test_firewall[intercepted.netcheck.test]"]
+    assert case.outcome == "passed"
+    assert (case.props["outcome"], case.props["cause"]) == ("warn", "tls_interception")
+    assert "NetcheckWarning" in run.output and run.exit_code == 0
+
+
+def test_inspecting_proxy_is_detected(lab: Lab) -> None:
+    run = lab.run(
+        MIDDLEBOX, f"--proxy=http://{MITM_PROXY[0]}:{MITM_PROXY[1]}", "--family=both", "-k", "ok"
+    )
+    assert run.verdict("test_firewall[ok.netcheck.test]") == ("failed", "tls", "tls_interception")
+    message = run.cases["test_firewall[ok.netcheck.test]"].message
+    assert f"through the proxy http://{MITM_PROXY[0]}:{MITM_PROXY[1]}" in message
+    # The IPv6 variant does not apply: through a proxy, the proxy picks the family.
+    assert run.verdict("test_firewall[ok.netcheck.test-ipv6]") == ("skipped", "", "")
+
+
+def test_without_expected_roots_nothing_is_flagged(lab: Lab) -> None:
+    """A profile that declares no roots gets no interception verdicts (the check is off)."""
+    run = lab.run(MIDDLEBOX, "-k", "intercepted", expected_root=None)
+    assert run.verdict("test_firewall[intercepted.netcheck.test]") == ("passed", "", "")
+    # Nor IPv6 variants by default on a machine (this namespace) without an IPv6 route.
+    assert "IPv4 (no IPv6 route on this machine)" in run.output
+    assert not [name for name in run.cases if "-ipv6" in name]
+
+
+def test_profile_names_the_expected_root(lab: Lab) -> None:
+    root = lab.ca.certificate.subject.rfc4514_string()
+    profile = MIDDLEBOX.replace(
+        "[[endpoint]]", f"[tls]\nexpected_roots = [{root!r}]\n[[endpoint]]", 1
+    )
+    run = lab.run(profile, "-k", "intercepted or wildcard", "--family=ipv4", expected_root=None)
+    assert run.verdict("test_firewall[wildcard.netcheck.test]") == ("passed", "", "")
+    assert run.verdict("test_firewall[intercepted.netcheck.test]") == (
+        "failed",
+        "tls",
+        "tls_interception",
+    )
+
+
+@pytest.mark.parametrize("where", ["file", "url"])
+def test_pac_file_picks_the_proxy_per_url(lab: Lab, where: str) -> None:
+    pac = lab.workdir / "proxy.pac"
+    pac.write_text(PAC)
+    source = str(pac) if where == "file" else "http://ok.netcheck.test/proxy.pac"
+    run = lab.run(PROXIED, f"--pac={source}")
+    ok = run.cases["test_firewall[ok.netcheck.test]"]
+    assert (ok.outcome, ok.props["proxy"]) == ("passed", "")
+    denied = run.cases["test_firewall[denied.netcheck.test]"]
+    assert (denied.props["cause"], denied.props["proxy"]) == ("proxy_denied", PROXY_URL)
+    assert f"pac: {source}: PROXY {PROXY[0]}:{PROXY[1]}; DIRECT" in denied.message
+    assert f"PAC file {source}" in run.output  # the header says where proxies come from
+
+
+def test_unusable_pac_stops_the_run(lab: Lab) -> None:
+    bad = lab.workdir / "bad.pac"
+    bad.write_text("function FindProxyForURL(url, host) { return ")
+    run = lab.run(PROXIED, f"--pac={bad}")
+    assert run.exit_code == 4 and "--pac:" in run.output and "not a usable PAC file" in run.output
