@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from netcheck import profile as profiles
-from netcheck import results, winproxy
+from netcheck import results, sites, winproxy
 from netcheck.failures import Failure, Skip
 from netcheck.net import Nameserver, Network, Proxy, has_route
 from netcheck.pac import Pac, PacError
@@ -139,6 +139,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="what fails the run: a failing required check (default), any failing check, "
         "or only a required check that passed in the --baseline",
     )
+    group.addoption(
+        "--site",
+        metavar="NAME",
+        help="where this run probes from (test ids end in @NAME); with --dist each, "
+        "each --tx gateway's id names its site",
+    )
 
 
 def _settings(config: pytest.Config) -> tuple[profiles.Profile, Network, float]:
@@ -238,11 +244,6 @@ def results_path(config: pytest.Config) -> Path | None:
     return (Path(html).parent if html else config.rootpath / "reports") / "results.json"
 
 
-def site(config: pytest.Config) -> str | None:
-    """Where this run probes from; None until runs from several sites exist."""
-    return None
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
@@ -252,6 +253,14 @@ def pytest_configure(config: pytest.Config) -> None:
     routes_v6 = has_route(GLOBAL_V6_PROBE)
     config.stash[FAMILY] = config.option.family or ("both" if routes_v6 else None)
     config.stash[BASELINE] = _baseline(config)
+    if config.option.site:
+        sites.check_name(config.option.site, "--site")
+    if sites.distributed(config) and not config.option.collectonly:  # each gateway: a site
+        plugin = sites.Sites(config)
+        plugin.preflight()
+        config.pluginmanager.register(plugin, "netcheck.sites")
+    if hasattr(config, "workeroutput") and sites.site(config):
+        config.workeroutput[sites.SITE] = sites.settings(config)
     if not hasattr(config, "workerinput"):  # xdist workers send their records to the controller
         from netcheck.recorder import Recorder
 
@@ -280,6 +289,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     profile = metafunc.config.stash[PROFILE]
+    at = f"@{site}" if (site := sites.site(metafunc.config)) else ""
     for kind in PROBES:
         if kind not in metafunc.fixturenames:
             continue
@@ -287,7 +297,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if targets:
             skip = pytest.mark.skip
             params = [
-                pytest.param(t, id=t.id, marks=[skip(reason=_skip(t))] if _skip(t) else [])
+                pytest.param(t, id=f"{t.id}{at}", marks=[skip(reason=_skip(t))] if _skip(t) else [])
                 for t in targets
             ]
             metafunc.parametrize(kind, params, indirect=True)
@@ -301,7 +311,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.parametrize(
                 kind,
                 [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
-                ids=["none"],
+                ids=[f"none{at}"],
                 indirect=True,
             )
 
@@ -328,7 +338,9 @@ def _check(item: pytest.Item) -> Check | None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start every selected check now, so the whole run costs about one probe timeout."""
     config = session.config
-    if config.option.collectonly or os.environ.get("PYTEST_XDIST_WORKER"):
+    if config.option.collectonly:
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER") and not sites.site(config):
         return  # xdist workers probe as tests arrive: they do not know their share in advance
     for item in session.items:
         if (check := _check(item)) and not _skip(check.target):
@@ -367,7 +379,7 @@ def _record(item: pytest.Item) -> results.Record | None:
     if kind is None:
         return None
     result = item.stash.get(RESULT, None)
-    rec = results.record(item.nodeid, kind, params.params[kind], result, site(item.config))
+    rec = results.record(item.nodeid, kind, params.params[kind], result, sites.site(item.config))
     if result is None and (skip := item.get_closest_marker("skip")):
         rec["detail"] = skip.kwargs.get("reason", rec["detail"])
     if baseline := item.config.stash[BASELINE]:

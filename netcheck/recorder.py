@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from netcheck import results
-from netcheck.plugin import BASELINE, NETWORK, PROFILE, TIMEOUT, results_path, site
+from netcheck.plugin import BASELINE, NETWORK, PROFILE, TIMEOUT, results_path
+from netcheck.sites import Sites, site
 
 
 class Recorder:
@@ -28,6 +29,10 @@ class Recorder:
         outcome = _test_outcome(report)
         if outcome and (rec["test_outcome"] in (None, "passed") or outcome == "error"):
             rec["test_outcome"] = outcome
+
+    def sites(self) -> Sites | None:
+        """The sites of a --dist each run (None for a run from one place)."""
+        return self.config.pluginmanager.get_plugin("netcheck.sites")
 
     def diff(self) -> results.Diff | None:
         baseline = self.config.stash[BASELINE]
@@ -53,11 +58,22 @@ class Recorder:
                 "fail_on": config.option.fail_on,
             },
             "baseline": str(baseline.path) if baseline else None,
+            "sites": sites.summary(self.records.values()) if (sites := self.sites()) else None,
         }
         results.write(self.path, head, list(self.records.values()))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter
+        if sites := self.sites():
+            tr.section("netcheck: sites")
+            counts = sites.matrix(self.records.values()).counts
+            for site in sites.sites.values():
+                line = ", ".join(
+                    f"{n} {outcome}" for outcome, n in sorted(counts[site.name].items())
+                )
+                tr.line(f"{site.name:14} {line or 'no results'}")
+                if site.error:
+                    tr.line(f"{'':14} {site.error}", red=True)
         if diff := self.diff():
             baseline = self.config.stash[BASELINE]
             tr.section(f"netcheck: changes since {baseline.path} ({baseline.created})")

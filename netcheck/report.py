@@ -25,8 +25,15 @@ from netcheck.plugin import (
 )
 from netcheck.result import Result
 from netcheck.results import Baseline, Diff
+from netcheck.sites import Matrix, Site, verdict
 
 COLUMNS = ("check", "endpoint", "layer", "cause", "address", "proxy", "probe_time")
+MATRIX_CSS = (
+    ".netcheck-matrix td, .netcheck-matrix th {border: 1px solid #ccc; padding: 2px 6px}"
+    " .netcheck-failed, .netcheck-error, .netcheck-site-error {color: #b00}"
+    " .netcheck-xfailed {color: #a60} .netcheck-not-run, .netcheck-skipped {color: #777}"
+    " .netcheck-site-about {font-weight: normal; font-size: smaller}"
+)
 
 
 def configure(config: pytest.Config) -> None:
@@ -87,6 +94,9 @@ def pytest_html_results_summary(
     recorder = session.config.pluginmanager.get_plugin("netcheck.recorder")
     if recorder and (diff := recorder.diff()):
         prefix.insert(0, diff_html(diff, session.config.stash[BASELINE]))
+    if recorder and (sites := recorder.sites()):
+        matrix = sites.matrix(recorder.records.values())
+        prefix.insert(0, matrix_html(matrix, list(sites.sites.values())))
 
 
 def diff_html(diff: Diff, baseline: Baseline) -> str:
@@ -99,6 +109,43 @@ def diff_html(diff: Diff, baseline: Baseline) -> str:
         f'<div class="netcheck-diff"><h2>Changes since the baseline</h2>'
         f"<p>Baseline: {escape(str(baseline.path))} ({escape(baseline.created)}). "
         f"{escape(diff.summary())}.</p><table>{rows}</table></div>"
+    )
+
+
+def matrix_html(matrix: Matrix, sites: list[Site]) -> str:
+    """Endpoint by site: each cell the verdict with its layer and cause (title: the detail);
+    a header per site with its counts, resolver and proxy, or why it gave no results."""
+    known = {s.name: s for s in sites}
+    head = ""
+    for name in matrix.sites:
+        site = known.get(name)
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(matrix.counts[name].items()))
+        about = [counts or "no results"]
+        if site and site.settings:
+            about += [f"resolver {site.settings['resolver']}", f"proxy {site.settings['proxy']}"]
+        error = (
+            f'<div class="netcheck-site-error">{escape(site.error)}</div>'
+            if site and site.error
+            else ""
+        )
+        head += (
+            f'<th data-site="{escape(name)}">{escape(name)}<div class="netcheck-site-about">'
+            f"{escape('; '.join(about))}</div>{error}</th>"
+        )
+    rows = ""
+    for check, endpoint in matrix.rows:
+        cells = ""
+        for name in matrix.sites:
+            rec = matrix.cell(check, endpoint, name)
+            outcome = (rec["test_outcome"] or rec["outcome"]) if rec else "not-run"
+            title = f' title="{escape(rec["detail"])}"' if rec and rec["detail"] else ""
+            cells += f'<td class="netcheck-{escape(outcome)}"{title}>{escape(verdict(rec))}</td>'
+        rows += f"<tr><th>{escape(check)}</th><th>{escape(endpoint)}</th>{cells}</tr>"
+    return (
+        f'<div class="netcheck-matrix"><style>{MATRIX_CSS}</style>'
+        "<h2>Every check at every site</h2>"
+        f"<p>{len(matrix.rows)} checks at {len(matrix.sites)} sites.</p><table>"
+        f"<tr><th>check</th><th>endpoint</th>{head}</tr>{rows}</table></div>"
     )
 
 
