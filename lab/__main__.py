@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -80,9 +81,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         lab.down()
         raise
     run = scenario.runs[0]
-    argv = suite_argv(lab, run, Path("reports/lab.xml"), Path(f"reports/lab-{scenario.name}.html"))
+    argv = shlex.join(suite_argv(lab, run))
     print(f"lab {lab.id} is up ({scenario.name}). Run the suite in its corporate network:")
-    print(f"  ip netns exec {lab.corp} {' '.join(argv[:-4])}")
+    print(f"  ip netns exec {lab.corp} {argv}")
     print(f"Stop it with: python -m lab down {lab.id}")
     return 0
 

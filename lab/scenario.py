@@ -5,6 +5,10 @@ firewall, DNS, web servers and proxy do; every key optional, the defaults are a 
 network) and one or more [[run]] tables: how the suite is run and the verdict expected
 per test id. A test not named in `expect` must pass.
 
+With [sites.NAME] tables the lab has one more corporate network per site behind the same
+edge, each with its own firewall rules (`drop`, `reject`), and a run probes from all of
+them at once (pytest-xdist --dist each, one gateway per site): test ids end in `@NAME`.
+
 Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
 beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, which beats
 `*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
@@ -12,6 +16,7 @@ beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, whic
 
 from __future__ import annotations
 
+import re
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -35,6 +40,12 @@ NETWORK_KEYS = {
     "proxy_deny": list,  # squid dstdomain ACL entries that are denied (403)
     "proxy_auth": bool,  # squid requires basic auth (407 without credentials)
 }
+SITE_KEYS = {
+    "drop": list,  # host names this site's packets to are dropped at the edge
+    "reject": list,  # host names this site is refused (TCP reset) at the edge
+}
+SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,9}")
+ROLES = ("corp", "edge", "inet")
 RUN_KEYS = {
     "name": str,
     "proxy": str,
@@ -102,6 +113,7 @@ class Scenario:
     description: str
     network: dict = field(default_factory=dict)
     runs: tuple[Run, ...] = ()
+    sites: dict[str, dict] = field(default_factory=dict)  # site -> its own firewall rules
 
     def get(self, key: str):
         default = {"ipv6": "ok", "msoid": DEFAULT_MSOID}.get(key)
@@ -129,9 +141,16 @@ def load(name_or_path: str | Path) -> Scenario:
     if not path.is_file():
         raise ScenarioError(f"no scenario {name_or_path!r} (have: {', '.join(names())})")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    _check(data, {"description": str, "network": dict, "run": list}, str(path))
+    _check(data, {"description": str, "network": dict, "sites": dict, "run": list}, str(path))
     network = data.get("network", {})
     _check(network, NETWORK_KEYS, f"{path}: [network]")
+    sites = data.get("sites", {})
+    if len(sites) > 15:
+        raise ScenarioError(f"{path}: [sites]: at most 15 sites")
+    for name, rules in sites.items():
+        if not SITE_NAME.fullmatch(name) or name in ROLES:
+            raise ScenarioError(f"{path}: [sites] {name!r}: a-z then a-z0-9, at most 10")
+        _check(rules, SITE_KEYS, f"{path}: [sites.{name}]")
     if network.get("ipv6", "ok") not in ("ok", "drop"):
         raise ScenarioError(f"{path}: [network] ipv6 must be 'ok' or 'drop'")
     for domain, target in network.get("msoid", {}).items():
@@ -149,7 +168,8 @@ def load(name_or_path: str | Path) -> Scenario:
             raise ScenarioError(f"{where}: expect: {exc}") from None
         name, proxy = run.get("name", "default"), run.get("proxy", "")
         runs.append(Run(name, proxy, run.get("max_seconds", 60), expect))
-    return Scenario(path.stem, path, data.get("description", ""), network, tuple(runs))
+    description = data.get("description", "")
+    return Scenario(path.stem, path, description, network, tuple(runs), sites)
 
 
 def names() -> list[str]:

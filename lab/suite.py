@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -27,10 +29,12 @@ class SuiteRun:
     verdicts: dict[str, Verdict]
     html: Path
     optional: set[str]  # tests whose failure does not fail the run (required = false)
+    results: dict  # the JSON results file ({} if none was written)
 
 
-def suite_argv(lab: Lab, run: Run, out: Path, html: Path) -> list[str]:
-    """The suite's command line, as a user in the corporate network would type it."""
+def suite_argv(lab: Lab, run: Run) -> list[str]:
+    """The suite's command line, as a user in the corporate network would type it; with
+    sites, one xdist gateway per site runs the checks in that site's namespace."""
     argv = [
         sys.executable,
         "-m",
@@ -41,14 +45,21 @@ def suite_argv(lab: Lab, run: Run, out: Path, html: Path) -> list[str]:
     ]
     if proxy := lab.proxy_url(run.proxy):
         argv.append(f"--proxy={proxy}")
-    return [*argv, f"--junitxml={out}", f"--html={html}", "--self-contained-html", "-q"]
+    if lab.sites:
+        argv += ["--dist", "each"]
+        for name, ns in lab.sites.items():
+            python = shlex.join(["ip", "netns", "exec", ns, sys.executable])
+            argv += ["--tx", f"popen//id={name}//python={python}"]
+    return argv
 
 
 def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> SuiteRun:
     out_dir.mkdir(parents=True, exist_ok=True)
     junit = out_dir / f"{lab.scenario.name}-{run.name}.xml"
     html = html or out_dir / f"{lab.scenario.name}-{run.name}.html"
-    argv = suite_argv(lab, run, junit, html)
+    results = junit.with_suffix(".json")
+    outputs = [f"--junitxml={junit}", f"--html={html}", f"--results={results}", "-q"]
+    argv = [*suite_argv(lab, run), *outputs]
     env = {k: v for k, v in os.environ.items() if k in KEEP_ENV}
     start = time.monotonic()
     proc = subprocess.run(
@@ -64,4 +75,5 @@ def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> Su
     verdicts = read_junit(junit) if junit.exists() else {}
     optional = optional_tests(junit) if junit.exists() else set()
     output = proc.stdout + proc.stderr
-    return SuiteRun(argv, proc.returncode, seconds, output, verdicts, html, optional)
+    data = json.loads(results.read_text()) if results.exists() else {}
+    return SuiteRun(argv, proc.returncode, seconds, output, verdicts, html, optional, data)

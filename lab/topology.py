@@ -7,6 +7,10 @@
                                  2001:db8:0:2::1                         2001:db8:0:2::2
                                                                     lo   198.19.1.N, 2001:db8:1:1::N
 
+A scenario with [sites] adds one namespace per site, linked to the edge like corp (site i:
+edge side `site<i>` 198.18.1.<4i+1>/30 and 2001:db8:0:3<i>::1/64, the site's eth0 the next
+address); the edge's firewall rules of a site match its interface.
+
 corp's only route is the edge; the edge routes 198.19.0.0/16 and 2001:db8:1::/48 to inet and
 nothing else; inet only routes back to corp's link. No link leads out of the three
 namespaces, so no packet can reach a real address. Names are unique per run
@@ -41,12 +45,21 @@ CORP_IP, EDGE_CORP_IP = "198.18.0.2", "198.18.0.1"
 CORP_IP6, EDGE_CORP_IP6 = "2001:db8:0:1::2", "2001:db8:0:1::1"
 EDGE_INET_IP, INET_IP = "198.18.0.5", "198.18.0.6"
 EDGE_INET_IP6, INET_IP6 = "2001:db8:0:2::1", "2001:db8:0:2::2"
+SITES4, SITES6 = "198.18.1.0/24", "2001:db8:0:30::/60"  # the sites' links to the edge
 PROXY_PORT = 3128
 PROXY_USER, PROXY_PASSWORD = "netcheck", "lab-secret"
 
 
 class LabError(Exception):
     """The lab could not be set up; the message says which step and shows the daemon's log."""
+
+
+def site_addresses(i: int) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(edge, site) IPv4 and IPv6 addresses of site i's link (1 <= i < 16)."""
+    return (f"198.18.1.{4 * i + 1}", f"198.18.1.{4 * i + 2}"), (
+        f"2001:db8:0:3{i:x}::1",
+        f"2001:db8:0:3{i:x}::2",
+    )
 
 
 def missing_binaries() -> list[str]:
@@ -86,6 +99,11 @@ class Lab:
     @property
     def corp(self) -> str:
         return self.ns("corp")
+
+    @property
+    def sites(self) -> dict[str, str]:
+        """Site name -> its namespace (scenarios with [sites])."""
+        return {name: self.ns(name) for name in self.scenario.sites}
 
     @property
     def ca_bundle(self) -> Path:
@@ -189,18 +207,18 @@ class Lab:
     # --- building blocks ---
 
     def _namespaces(self) -> None:
-        for role in ("corp", "edge", "inet"):
-            ns = self.ns(role)
+        for ns in (self.ns("corp"), self.ns("edge"), self.ns("inet"), *self.sites.values()):
             sh("ip", "netns", "add", ns)
             self.namespaces.append(ns)
             self.save()
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         # ip netns exec bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf.
-        etc = Path("/etc/netns") / self.corp
-        etc.mkdir(parents=True)
-        (etc / "resolv.conf").write_text(
-            f"# netcheck lab {self.id}: the corporate resolver\nnameserver {EDGE_CORP_IP}\n"
-        )
+        for ns in (self.corp, *self.sites.values()):
+            etc = Path("/etc/netns") / ns
+            etc.mkdir(parents=True)
+            (etc / "resolv.conf").write_text(
+                f"# netcheck lab {self.id}: the corporate resolver\nnameserver {EDGE_CORP_IP}\n"
+            )
 
     def _links(self, hosts: list[content.Host]) -> None:
         corp, edge, inet = self.ns("corp"), self.ns("edge"), self.ns("inet")
@@ -267,6 +285,27 @@ class Lab:
                 *(f"addr add {h.v6}/128 dev lo nodad" for h in hosts if h.v6),
             ],
         }
+        for i, ns in enumerate(self.sites.values(), start=1):
+            site4, site6 = site_addresses(i)
+            peer = ("peer", "name", f"site{i}", "netns", edge)
+            sh("ip", "-n", ns, "link", "add", "eth0", "type", "veth", *peer)
+            batches[ns] = [
+                f"addr add {site4[1]}/30 dev eth0",
+                f"addr add {site6[1]}/64 dev eth0 nodad",
+                "link set eth0 up",
+                f"route add default via {site4[0]}",
+                f"route add ::/0 via {site6[0]}",
+            ]
+            batches[edge] += [
+                f"addr add {site4[0]}/30 dev site{i}",
+                f"addr add {site6[0]}/64 dev site{i} nodad",
+                f"link set site{i} up",
+            ]
+        if self.sites:
+            batches[inet] += [
+                f"route add {SITES4} via {EDGE_INET_IP}",
+                f"route add {SITES6} via {EDGE_INET_IP6}",
+            ]
         for ns, commands in batches.items():
             sh("ip", "-n", ns, "-batch", "-", input="\n".join(commands) + "\n")
         for key in ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"):
@@ -292,23 +331,32 @@ class Lab:
             forward.append('iifname "corp0" counter drop comment "direct egress is blocked"')
         if s.get("ipv6") == "drop":
             forward.append("meta nfproto ipv6 counter drop")
-        for verb, action in (("drop", "drop"), ("reject", "reject with tcp reset")):
-            if names := s.get(verb):
-                v4, v6 = addresses(names)
-                proto = "meta l4proto tcp " if verb == "reject" else ""
-                if v4:
-                    forward.append(f"ip daddr {{ {v4} }} {proto}counter {action}")
-                if v6:
-                    forward.append(f"ip6 daddr {{ {v6} }} {proto}counter {action}")
+        # The whole network's rules, then each site's own, matched on its interface.
+        rulesets = [("", s.network), *((f'iifname "site{i}" ', r) for i, r in self._site_rules())]
+        for match, rules in rulesets:
+            for verb, action in (("drop", "drop"), ("reject", "reject with tcp reset")):
+                if names := rules.get(verb):
+                    v4, v6 = addresses(names)
+                    proto = "meta l4proto tcp " if verb == "reject" else ""
+                    if v4:
+                        forward.append(f"{match}ip daddr {{ {v4} }} {proto}counter {action}")
+                    if v6:
+                        forward.append(f"{match}ip6 daddr {{ {v6} }} {proto}counter {action}")
+        inside = ", ".join(
+            f'"{i}"' for i in ["corp0", *(f"site{n}" for n, _ in self._site_rules())]
+        )
         rules = render(
             "nftables.conf",
             nat="\n".join(f"        {r}" for r in nat),
             forward="\n".join(f"        {r}" for r in forward),
-            corp_if="corp0",
+            corp_ifs=f"{{ {inside} }}",
             inet_if="inet0",
         )
         self._write("nftables.conf", rules)
         sh("ip", "netns", "exec", self.ns("edge"), "nft", "-f", str(self.dir / "nftables.conf"))
+
+    def _site_rules(self) -> list[tuple[int, dict]]:
+        return list(enumerate(self.scenario.sites.values(), start=1))
 
     def _dns(self, profile: profiles.Profile, hosts: list[content.Host]) -> None:
         records = content.dns_records(profile, self.scenario, hosts)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 
 from lab import scenario as scenarios
 from lab.suite import SuiteRun, run_suite
-from lab.topology import Lab, missing_binaries
+from lab.topology import Lab, missing_binaries, site_addresses
 
 SCENARIOS = {name: scenarios.load(name) for name in scenarios.names()}
 RUNS = [(s, r.name) for s, sc in SCENARIOS.items() for r in sc.runs]
@@ -57,6 +58,7 @@ def outcome(name: str, out: Path) -> Outcome:
     with lab:
         up = time.monotonic() - start
         routes = {role: _route_get(lab.ns(role)) for role in ("corp", "edge", "inet")}
+        routes |= {site: _route_get(ns) for site, ns in lab.sites.items()}
         runs = {run.name: run_suite(lab, run, out) for run in scenario.runs}
     result = Outcome(
         runs, up, lab.leftovers(), routes, before, [n for _, n in socket.if_nameindex()]
@@ -118,6 +120,8 @@ def test_isolated(name: str, out_dir: Path) -> None:
     namespace the tests run in gained no interface (the lab never links to it)."""
     result = outcome(name, out_dir)
     assert "via 198.18.0.1 dev eth0" in result.route_out["corp"]
+    for i, site in enumerate(SCENARIOS[name].sites, start=1):
+        assert f"via {site_addresses(i)[0][0]} dev eth0" in result.route_out[site]
     for role in ("edge", "inet"):
         assert "unreachable" in result.route_out[role], f"{role}: {result.route_out[role]}"
     assert result.interfaces_after == result.interfaces_before
@@ -128,6 +132,32 @@ def test_html_report(out_dir: Path) -> None:
     html = outcome("firewall", out_dir).runs["direct"].html.read_text()
     for text in ("dns_servfail", "dns_nxdomain", "connection_refused", "timeout"):
         assert text in html
+
+
+def test_sites_in_one_report(out_dir: Path) -> None:
+    """Three offices, one run: every check once per site in one results file, each site's
+    counts as the scenario expects, and the report's matrix shows each site's verdict."""
+    result = outcome("sites", out_dir).runs["sites"]
+    data = result.results
+    sites = {s["name"]: s for s in data["sites"]}
+    assert list(sites) == ["hq", "branch1", "branch2"], data["sites"]
+    assert [s["error"] for s in sites.values()] == [None] * 3
+    per_site = Counter(r["site"] for r in data["results"])
+    assert len(set(per_site.values())) == 1 and sum(per_site.values()) == len(result.verdicts)
+    expected = SCENARIOS["sites"].runs[0].expected(list(result.verdicts))
+    for site, about in sites.items():
+        failing = sum(v.outcome == "fail" for t, v in expected.items() if t.endswith(f"@{site}]"))
+        assert about["summary"] == {"passed": per_site[site] - failing} | (
+            {"failed": failing} if failing else {}
+        ), site
+    html = result.html.read_text()
+    matrix = html[html.index('<div class="netcheck-matrix">') :].split("</table>")[0]
+    row = matrix[matrix.index("<th>officecdn.microsoft.com</th>") :].split("</tr>")[0]
+    assert [c.split(">")[-1] for c in row.split("</td>")[:-1]] == [
+        "passed",
+        "failed: tcp timeout",
+        "passed",
+    ]
 
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare")
