@@ -189,8 +189,9 @@ class Matrix:
 
 
 def verdict(rec: results.Record | None) -> str:
-    """A cell: `passed`, `failed: tcp connection_refused`, `xfailed: dns dns_nxdomain`, ..."""
+    """A cell: `passed`, `failed: tcp connection_refused`, `xfailed: dns dns_nxdomain`,
+    `warning: tls ...` (a passed check with a warning), `not run`."""
     if rec is None:
         return "not run"
-    outcome = rec["test_outcome"] or rec["outcome"]
+    outcome = "warning" if rec["outcome"] == "warn" else rec["test_outcome"] or rec["outcome"]
     return f"{outcome}: {rec['layer']} {rec['cause']}" if rec["layer"] else outcome

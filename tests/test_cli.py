@@ -38,6 +38,7 @@ BAD_OPTIONS = [
     (["--domain=not a domain"], "--domain: 'not a domain' is not a valid host name"),
     (["--endpoints=missing.toml"], "missing.toml: no such file"),
     (["--endpoints=tests"], "tests: is a directory, not a profile file"),
+    (["--site=<b>hq"], "--site: site name '<b>hq': use letters, digits, '.', '_' and '-'"),
 ]
 # The malformed profiles the loader tests (tests/test_profile.py), this time through pytest.
 PROFILES = [

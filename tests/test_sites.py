@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 
 from tests.loopback_lab import FAULT_HOSTS, PROXY, Lab, SuiteRun
+from tests.test_cli import pytest_run
 
 PROFILE = """
 [profile]
@@ -149,3 +150,25 @@ def test_matrix_at_the_top_of_the_html_report(run: SuiteRun) -> None:
     assert ">passed</td>" in row and ">failed: proxy proxy_denied</td>" in row
     assert row.count("<td") == len(SITES)
     assert "/nonexistent/&lt;i&gt;python" in matrix and "<i>python" not in html
+
+
+@pytest.mark.parametrize(
+    ("tx", "message"),
+    [
+        ([f"popen//python={PY}"], "name each site with an id, e.g. --tx popen//python="),
+        ([f"popen//id=a//python={PY}", f"popen//id=a//python={PY}"], "two gateways are named 'a'"),
+        (["popen//id=x//python=/nonexistent/python"], "no site can run netcheck: x: cannot start"),
+    ],
+    ids=["no id", "same id twice", "no site reachable"],
+)
+def test_bad_sites_are_usage_errors(tx: list[str], message: str) -> None:
+    proc = pytest_run("--dist", "each", *(a for spec in tx for a in ("--tx", spec)))
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert message in proc.stderr
+
+
+def test_a_single_run_names_its_site(lab: Lab) -> None:
+    run = lab.run(PROFILE, "--site=laptop", "-k", "ok.netcheck.test")
+    assert run.cases["test_firewall[ok.netcheck.test@laptop]"].props["site"] == "laptop"
+    assert run.results["site"] == "laptop" and run.results["sites"] is None
+    assert [r["site"] for r in run.results["results"]] == ["laptop"]
