@@ -110,7 +110,7 @@ class Sites:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> object:
-        """A site that could not start fails the run: its checks were not made."""
+        """A site that could not start or crashed fails the run: its checks were not made."""
         outcome = yield
         session.testsfailed += sum(1 for s in self.sites.values() if s.error)
         return outcome

@@ -17,27 +17,12 @@ import pytest
 from tests.loopback_lab import FAULT_HOSTS, PROXY, Lab, SuiteRun
 from tests.test_cli import pytest_run
 
-PROFILE = """
-[profile]
-name = "branch offices"
-
-[[endpoint]]
-url = "https://ok.netcheck.test/"
-checks = ["firewall"]
-[[endpoint]]
-url = "https://denied.netcheck.test/"
-checks = ["firewall"]
-[[endpoint]]
-url = "https://proxyonly.netcheck.test/"
-checks = ["firewall"]
-[[endpoint]]
-url = "https://refused.netcheck.test/"
-checks = ["firewall"]
-required = false
-[[endpoint]]
-url = "https://dropped.netcheck.test/"
-checks = ["firewall"]
-"""
+HOSTS = ("ok", "denied", "proxyonly", "refused", "dropped")
+PROFILE = '[profile]\nname = "branch offices"\n' + "".join(
+    f'[[endpoint]]\nurl = "https://{h}.netcheck.test/"\nchecks = ["firewall"]\n'
+    + ("required = false\n" if h == "refused" else "")
+    for h in HOSTS
+)
 PY = sys.executable
 # Run Python ($@) and kill it a second after it starts connecting to the dropped host (its
 # probe then still waits 3 s): every site has collected by then, the run is under way.
