@@ -8,7 +8,6 @@ receives the check's Result. Each test's report carries the check's record (resu
 
 from __future__ import annotations
 
-import os
 import ssl
 import warnings
 from pathlib import Path
@@ -274,6 +273,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         report.configure(config)
         config.pluginmanager.register(report, "netcheck.report")
+    if getattr(config.option, "dist", "no") != "no":  # the xdist controller
+        from netcheck import distribute
+
+        config.pluginmanager.register(distribute, "netcheck.distribute")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -336,15 +339,32 @@ def _check(item: pytest.Item) -> Check | None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start every selected check now, so the whole run costs about one probe timeout."""
+    """Start every selected check now, so the whole run costs about one probe timeout.
+
+    An xdist worker starts the checks of its own tests only (see netcheck.distribute).
+    """
     config = session.config
     if config.option.collectonly:
         return
-    if os.environ.get("PYTEST_XDIST_WORKER") and not sites.site(config):
-        return  # xdist workers probe as tests arrive: they do not know their share in advance
-    for item in session.items:
-        if (check := _check(item)) and not _skip(check.target):
-            _runner(config).submit(check)
+    items = session.items
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        from netcheck import distribute
+
+        mode = workerinput.get(distribute.MODE, "on_demand")
+        if mode == "share":
+            items = [items[i] for i in distribute.share(len(items), workerinput)]
+        elif mode != "all":
+            return
+    checks = [c for item in items if (c := _check(item)) and not _skip(c.target)]
+    _runner(config).submit(*checks)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    if RUNNER in config.stash and (line := config.stash[RUNNER].summary()):
+        terminalreporter.write_line(f"netcheck: {line}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

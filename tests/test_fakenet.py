@@ -263,23 +263,24 @@ def connect_via(proxy: HTTPProxy, target: str, auth: str = "") -> socket.socket:
     return sock
 
 
+# 127.0.4.9, not the lab's proxy address: the session-wide lab may already be running.
 def test_proxy_connect_tunnel_and_denial(
     ca: TestCA, dns_server: DNSServer, origin: WebServer
 ) -> None:
     with HTTPProxy(
-        "127.0.4.1", 3128, deny={".blocked.example"}, resolver=dns_server.resolve
+        "127.0.4.9", 3128, deny={".blocked.example"}, resolver=dns_server.resolve
     ) as proxy:
         with connect_via(proxy, f"{LOGIN}:443") as sock:
             assert sock.recv(100).startswith(b"HTTP/1.1 200 ")
             with ca.client_context().wrap_socket(sock, server_hostname=LOGIN) as tls:
                 tls.sendall(get(LOGIN))
                 assert read_all(tls).endswith(b"origin says hi")
-        denied = fetch(3128, b"CONNECT a.blocked.example:443 HTTP/1.1\r\n\r\n", address="127.0.4.1")
+        denied = fetch(3128, b"CONNECT a.blocked.example:443 HTTP/1.1\r\n\r\n", address="127.0.4.9")
         assert denied.startswith(b"HTTP/1.1 403 Forbidden\r\n")
         assert b"X-Squid-Error: ERR_ACCESS_DENIED 0" in denied and b"Via: 1.1 fakeproxy" in denied
-        nxdomain = fetch(3128, b"CONNECT nope.example:443 HTTP/1.1\r\n\r\n", address="127.0.4.1")
+        nxdomain = fetch(3128, b"CONNECT nope.example:443 HTTP/1.1\r\n\r\n", address="127.0.4.9")
         assert nxdomain.startswith(b"HTTP/1.1 503")
-        relayed = fetch(3128, get(LOGIN, f"http://{LOGIN}/"), address="127.0.4.1")
+        relayed = fetch(3128, get(LOGIN, f"http://{LOGIN}/"), address="127.0.4.9")
         assert relayed.startswith(b"HTTP/1.1 200 OK\r\nVia: 1.1 fakeproxy\r\n")
         assert relayed.endswith(b"origin says hi")
     assert dns_server.queries["a.blocked.example"] == 0
@@ -293,7 +294,7 @@ def test_proxy_connect_tunnel_and_denial(
 
 def test_proxy_requires_auth(dns_server: DNSServer, origin: WebServer) -> None:
     with HTTPProxy(
-        "127.0.4.1", 3128, require_auth=("user", "pw"), resolver=dns_server.resolve
+        "127.0.4.9", 3128, require_auth=("user", "pw"), resolver=dns_server.resolve
     ) as proxy:
         with connect_via(proxy, f"{LOGIN}:443") as sock:
             reply = sock.recv(4096)

@@ -1,0 +1,25 @@
+"""The naive baseline: the same checks as netcheck, run one after another.
+
+python -m benchmarks.sequential PROFILE CA_PEM TIMEOUT → prints "passed/total".
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from netcheck.net import Network
+from netcheck.probes import PROBES
+from netcheck.profile import load
+from netcheck.runner import Check, run
+
+
+def main(profile: str, ca: str, timeout: str) -> None:
+    network = Network(ca_bundles=(Path(ca),))
+    checks = [Check(kind, t) for kind in PROBES for t in load(Path(profile)).targets(kind)]
+    passed = sum(run(check, network, float(timeout)).passed for check in checks)
+    print(f"{passed}/{len(checks)}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,108 @@
+"""Probing runs concurrently, once per check, only for the selected tests, with and without
+pytest-xdist; the lab's origin server counts the requests each run makes."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from netcheck.net import Nameserver, Network
+from netcheck.profile import load
+from netcheck.runner import Check, Runner
+from tests.loopback_lab import Case, Lab, SuiteRun
+
+PATHS = 8
+
+
+def profile(tag: str) -> str:
+    """PATHS plain-HTTP endpoints on the lab origin, each on a path of its own."""
+    endpoints = "".join(
+        f'[[endpoint]]\nurl = "http://ok.netcheck.test/{tag}/p{i}"\nchecks = ["firewall"]\n'
+        for i in range(PATHS)
+    )
+    return f'[profile]\nname = "{tag}"\n{endpoints}'
+
+
+def dropped_profile(count: int) -> str:
+    """`count` https endpoints whose SYNs are dropped: a firewall check and a tls check each."""
+    endpoints = "".join(
+        f'[[endpoint]]\nurl = "https://dropped.netcheck.test/d{i}"\n' for i in range(count)
+    )
+    return f'[profile]\nname = "dropped"\n{endpoints}'
+
+
+def probed(run: SuiteRun) -> list[Case]:
+    """The cases of the run that ran a check (not the skipped kinds the profile lacks)."""
+    return [case for case in run.cases.values() if case.outcome != "skipped"]
+
+
+def requests(lab: Lab, tag: str) -> Counter[str]:
+    return Counter(r.path for r in lab.origin_http.requests if r.path.startswith(f"/{tag}/"))
+
+
+@pytest.mark.parametrize(
+    ("tag", "args", "per_check"),
+    [
+        ("xdist-load", ("-n", "2"), 1),
+        ("xdist-each", ("-n", "2", "--dist", "each"), 2),
+    ],
+)
+def test_each_check_probed_once_per_worker_that_runs_it(
+    lab: Lab, tag: str, args: tuple[str, ...], per_check: int
+) -> None:
+    run = lab.run(profile(tag), *args)
+    assert run.exit_code == 0, run.output
+    assert [case.outcome for case in probed(run)] == ["passed"] * PATHS
+    assert requests(lab, tag) == {f"/{tag}/p{i}": per_check for i in range(PATHS)}
+
+
+def test_only_selected_checks_are_probed(lab: Lab) -> None:
+    run = lab.run(profile("select"), "-k", "p3 or p5")
+    assert run.exit_code == 0, run.output
+    assert requests(lab, "select") == {"/select/p3": 1, "/select/p5": 1}
+
+
+def test_collect_only_probes_nothing(lab: Lab) -> None:
+    run = lab.run(profile("collect"), "--collect-only")
+    assert run.exit_code == 0, run.output
+    assert "test_firewall[ok.netcheck.test/collect/p7]" in run.output
+    assert requests(lab, "collect") == {}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [(), ("-n", "2")], ids=["plain", "xdist"])
+def test_dropped_hosts_wait_side_by_side(lab: Lab, args: tuple[str, ...]) -> None:
+    """60 checks that each wait a whole timeout end in about one timeout, not in turn (60 s,
+    or 30 s per xdist worker); each still reports its own probe time."""
+    start = time.monotonic()
+    run = lab.run(dropped_profile(30), *args, timeout=1)
+    wall = time.monotonic() - start
+    assert len(probed(run)) == 60
+    for case in probed(run):
+        verdict = (case.outcome, case.props["layer"], case.props["cause"])
+        assert verdict == ("failed", "tcp", "timeout")
+        assert 0.9 < float(case.props["probe_time"]) < 1.5
+    assert wall < 12, f"60 dropped checks of 1 s took {wall:.1f} s: probed in turn?"
+
+
+@pytest.mark.slow
+def test_pool_widens_for_checks_waiting_on_the_network(lab: Lab, tmp_path: Path) -> None:
+    """Two threads to start with: 40 dropped checks of 1 s would take 20 s in turn; each
+    check still running after runner.SLOW lets another start."""
+    path = tmp_path / "profile.toml"
+    path.write_text(dropped_profile(20))
+    profile = load(path)
+    checks = [Check(kind, t) for kind in ("firewall", "tls") for t in profile.targets(kind)]
+    network = Network((Nameserver.parse(lab.nameserver),), ca_bundles=(lab.ca_pem,))
+    runner = Runner(network, timeout=1, base=2)
+    start = time.monotonic()
+    try:
+        results = [future.result() for future in runner.submit(*checks)]
+    finally:
+        runner.close()
+    wall = time.monotonic() - start
+    assert [(r.layer, r.cause) for r in results] == [("tcp", "timeout")] * 40
+    assert wall < 12, f"40 dropped checks took {wall:.1f} s on a pool of 2: it did not widen"
