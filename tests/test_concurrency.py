@@ -47,7 +47,7 @@ def requests(lab: Lab, tag: str) -> Counter[str]:
     ("tag", "args", "per_check"),
     [
         ("xdist-load", ("-n", "2"), 1),
-        ("xdist-each", ("-n", "2", "--dist", "each"), 2),
+        ("xdist-each", ("--dist", "each", "--tx", "popen//id=a", "--tx", "popen//id=b"), 2),
     ],
 )
 def test_each_check_probed_once_per_worker_that_runs_it(
@@ -55,7 +55,7 @@ def test_each_check_probed_once_per_worker_that_runs_it(
 ) -> None:
     run = lab.run(profile(tag), *args)
     assert run.exit_code == 0, run.output
-    assert [case.outcome for case in probed(run)] == ["passed"] * PATHS
+    assert [case.outcome for case in probed(run)] == ["passed"] * PATHS * per_check
     assert requests(lab, tag) == {f"/{tag}/p{i}": per_check for i in range(PATHS)}
 
 
