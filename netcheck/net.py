@@ -424,6 +424,7 @@ class Network:
                 return sock
         assert first_error is not None
         if family == "ipv6" and layer is Layer.TCP and first_error.cause in _IPV6_PATH_FAILURES:
+            trace.note(ipv6_failure=first_error.cause)
             raise Failure(
                 Layer.TCP,
                 f.IPV6_BROKEN,

@@ -62,6 +62,13 @@ class Endpoint:
     tls: TlsPolicy = field(default_factory=TlsPolicy)
     split: bool = False  # a one-family variant of a dual-stack ("any") endpoint
 
+    def over(self, family: str) -> Endpoint:
+        """This endpoint tested over one address family (`<id>-ipv6` for IPv6)."""
+        base = self.id.removesuffix("-ipv6") if self.split else self.id
+        return replace(
+            self, family=family, id=base + ("-ipv6" if family == "ipv6" else ""), split=True
+        )
+
     @property
     def scheme(self) -> str:
         return urlsplit(self.url).scheme
@@ -145,18 +152,12 @@ class Profile:
             if e.family != "any":
                 out += [e] if family in (None, "both", e.family) else []
             elif family in ("ipv4", "ipv6"):
-                out.append(_over(e, family))
+                out.append(e.over(family))
             elif family == "both" and check == "firewall":
-                out += [_over(e, "ipv4"), _over(e, "ipv6")]
+                out += [e.over("ipv4"), e.over("ipv6")]
             else:
                 out.append(e)
         return out
-
-
-def _over(endpoint: Endpoint, family: str) -> Endpoint:
-    """The endpoint tested over one address family (`<id>-ipv6` for IPv6)."""
-    suffix = "-ipv6" if family == "ipv6" else ""
-    return replace(endpoint, family=family, id=endpoint.id + suffix, split=True)
 
 
 # --- validators: each returns the clean value or raises ValueError with a short reason ---

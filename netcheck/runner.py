@@ -8,9 +8,9 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from netcheck.failures import Failure, Skip
+from netcheck.failures import IPV6_BROKEN, Failure, Skip
 from netcheck.net import Network
 from netcheck.probes import PROBES
 from netcheck.profile import DnsName, Domain, Endpoint
@@ -171,6 +171,21 @@ class Runner:
                     self._spawn(self._work)
 
     def result(self, check: Check) -> Result:
+        """The check's result; an IPv6 failure counts as `ipv6_broken` only where IPv4 works."""
+        result = self._await(check)
+        if result.cause == IPV6_BROKEN and isinstance(check.target, Endpoint):
+            ipv4 = Check(check.kind, check.target.over("ipv4"))
+            if ipv4 in self._futures and not (v4 := self._await(ipv4)).passed:
+                cause = result.evidence.get("ipv6_failure", result.cause)
+                return replace(
+                    result,
+                    cause=cause,
+                    detail=f"{result.detail}; IPv4 fails too "
+                    f"({v4.layer} / {v4.cause}): not an IPv6 problem",
+                )
+        return result
+
+    def _await(self, check: Check) -> Result:
         [future] = self.submit(check)
         while not future.done():
             started = self._started.get(check)
