@@ -7,6 +7,7 @@ and every step runs in a Trace phase, so a failure is classified where it happen
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import http.client
 import io
@@ -39,6 +40,7 @@ from netcheck.profile import TlsPolicy
 from netcheck.result import Deadline, Trace
 
 T = TypeVar("T")
+DNS_BACKOFF = 0.1  # dnspython's first back-off between rounds over the nameservers
 USER_AGENT = "netcheck/0.1 (+Microsoft 365 activation reachability)"
 RECORD = {"ipv4": "A", "ipv6": "AAAA"}
 LEGACY = "legacy"  # a TLS context for TLS 1.0/1.1 only (to name what an old server speaks)
@@ -177,7 +179,16 @@ class Network:
             return "system: none configured"
 
     def query(self, name: str, rdtype: str, deadline: Deadline) -> dns.resolver.Answer:
-        return self.resolver.resolve(name, rdtype, lifetime=deadline.remaining(), search=False)
+        """One round over the nameservers, each attempt taking its share of what is left.
+
+        dnspython sleeps a back-off before every further round without looking at the
+        lifetime (0.1 s, then up to 2 s), which would overrun the check's deadline.
+        """
+        left = deadline.remaining()
+        resolver = copy.copy(self.resolver)  # a per-call timeout; the shared one stays as is
+        share = (left - DNS_BACKOFF) / max(1, len(resolver.nameservers))
+        resolver.timeout = max(share, 0.05)
+        return resolver.resolve(name, rdtype, lifetime=left, search=False)
 
     def lookup(self, name: str, rdtype: str, deadline: Deadline) -> list[str]:
         """Addresses (or targets) of one record type; [] if the name has none of that type."""

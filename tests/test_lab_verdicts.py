@@ -292,6 +292,12 @@ def test_dripping_server_is_cut_at_the_deadline(faults: SuiteRun) -> None:
     assert TIMEOUT - 0.1 <= float(drip.props["probe_time"]) < TIMEOUT + 1
 
 
+def test_silent_resolver_is_cut_at_the_deadline(faults: SuiteRun) -> None:
+    # dnspython's retry back-off (0.1 s, 0.2 s, ...) must not run past the deadline.
+    silent = faults.cases["test_firewall[dnstimeout.netcheck.test]"]
+    assert TIMEOUT - 0.1 <= float(silent.props["probe_time"]) < TIMEOUT + 0.15
+
+
 def test_every_check_ends_within_its_deadline_and_leaves_nothing_behind(faults: SuiteRun) -> None:
     late = {
         name: case.props["probe_time"]
