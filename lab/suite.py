@@ -11,8 +11,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+
 from lab.scenario import Run, Verdict, optional_tests, read_junit
 from lab.topology import REPO, Lab
+from netcheck.trust import spki_pin
 
 # Short enough that dropped hosts cost little, long enough for a loaded 2-core machine.
 PROBE_TIMEOUT = "5"
@@ -34,12 +37,15 @@ class SuiteRun:
 
 def suite_argv(lab: Lab, run: Run) -> list[str]:
     """The suite's command line, as a user in the corporate network would type it; with
-    sites, one xdist gateway per site runs the checks in that site's namespace."""
+    sites, one xdist gateway per site runs the checks in that site's namespace. The lab CA
+    stands for the public web PKI: it is an expected root, as certifi's roots are."""
+    lab_ca = x509.load_pem_x509_certificate(lab.ca_bundle.read_bytes())
     argv = [
         sys.executable,
         "-m",
         "pytest",
         f"--ca-bundle={lab.ca_bundle}",
+        f"--expected-root={spki_pin(lab_ca)}",
         f"--probe-timeout={PROBE_TIMEOUT}",
         *(f"--domain={d}" for d in lab.scenario.domains),
     ]

@@ -25,6 +25,7 @@ RUN_FAMILIES = ("ipv4", "ipv6", "both")  # --family
 TENANTS = ("worldwide", "21vianet")
 INTERCEPTION = ("fail", "warn")
 PIN_PREFIX = "sha256//"  # an SPKI pin as curl's --pinnedpubkey writes it
+PUBLIC_ROOTS = "public"  # an expected root: any root of the public web PKI (certifi's bundle)
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
 
 
@@ -36,8 +37,9 @@ class ProfileError(Exception):
 class TlsPolicy:
     """Which trust anchors an HTTPS endpoint's chain must end at, and what a miss means.
 
-    `expected_roots` holds RFC 4514 subject names and `sha256//<base64>` SPKI pins; empty
-    turns the interception check off. `interception`: "fail" or "warn".
+    `expected_roots` holds RFC 4514 subject names, `sha256//<base64>` SPKI pins and "public"
+    (any root of certifi's bundle); empty turns the interception check off. `interception`:
+    "fail" or "warn".
     """
 
     expected_roots: tuple[str, ...] = ()
@@ -230,7 +232,9 @@ def _address(version: int) -> Callable[[str], str]:
 
 
 def trust_anchor(value: str) -> str:
-    """An expected root: an SPKI pin `sha256//<base64>` or an RFC 4514 subject name."""
+    """An expected root: an SPKI pin `sha256//<base64>`, an RFC 4514 subject name or "public"."""
+    if value == PUBLIC_ROOTS:
+        return value
     if value.startswith(PIN_PREFIX):
         try:
             digest = base64.b64decode(value.removeprefix(PIN_PREFIX), validate=True)
@@ -246,7 +250,7 @@ def trust_anchor(value: str) -> str:
     if not name or not value.strip():
         raise ValueError(
             f"{value!r} is neither a subject name (e.g. 'CN=Root,O=Org,C=US') "
-            f"nor an SPKI pin ({PIN_PREFIX}<base64>)"
+            f"nor an SPKI pin ({PIN_PREFIX}<base64>) nor {PUBLIC_ROOTS!r}"
         )
     return value
 

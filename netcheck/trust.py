@@ -1,7 +1,8 @@
 """Trust anchors: which of the local roots a profile expects, and who issued a certificate.
 
 TLS interception is detected by handshaking twice at most: first trusting only the local
-roots the profile expects (by subject name or SPKI pin); if that chain is untrusted but the
+roots the profile expects (by subject name, SPKI pin, or "public": the SPKI of a root in
+certifi's bundle of the public web PKI); if that chain is untrusted but the
 full trust store accepts it, the connection verifies only through a CA the profile does not
 expect. Both handshakes verify the chain and the host name: nothing here switches
 verification off.
@@ -10,16 +11,19 @@ verification off.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import ssl
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 
+import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.utils import CryptographyDeprecationWarning
 
-from netcheck.profile import PIN_PREFIX
+from netcheck.profile import PIN_PREFIX, PUBLIC_ROOTS
 
 
 def spki_pin(cert: x509.Certificate) -> str:
@@ -28,8 +32,24 @@ def spki_pin(cert: x509.Certificate) -> str:
     return PIN_PREFIX + base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
+@functools.cache
+def public_pins() -> frozenset[str]:
+    """The SPKI pins of the public web PKI's roots, as certifi ships them (Mozilla's list)."""
+    with _old_roots_load():
+        roots = x509.load_pem_x509_certificates(Path(certifi.where()).read_bytes())
+    return frozenset(spki_pin(c) for c in roots)
+
+
+def _old_roots_load() -> warnings.catch_warnings:
+    """Old roots with negative serial numbers still load: silence cryptography's warning."""
+    return warnings.catch_warnings(category=CryptographyDeprecationWarning, action="ignore")
+
+
 def matches(cert: x509.Certificate, spec: str) -> bool:
-    """Whether `cert` is the root `spec` names: equal SPKI pin, or an equal subject name."""
+    """Whether `cert` is the root `spec` names: equal SPKI pin, an equal subject name, or
+    ("public") the key of a root in certifi's bundle."""
+    if spec == PUBLIC_ROOTS:
+        return spki_pin(cert) in public_pins()
     if spec.startswith(PIN_PREFIX):
         return spki_pin(cert) == spec
     return cert.subject == x509.Name.from_rfc4514_string(spec)
@@ -37,8 +57,7 @@ def matches(cert: x509.Certificate, spec: str) -> bool:
 
 def store_certificates(ctx: ssl.SSLContext) -> list[x509.Certificate]:
     """The CA certificates loaded in `ctx` (roots added from a directory lazily are not)."""
-    with warnings.catch_warnings():  # old roots with negative serial numbers still load
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    with _old_roots_load():
         return [x509.load_der_x509_certificate(d) for d in ctx.get_ca_certs(binary_form=True)]
 
 

@@ -60,6 +60,19 @@ def test_without_expected_roots_nothing_is_flagged(lab: Lab) -> None:
     assert not [name for name in run.cases if "-ipv6" in name]
 
 
+def test_shipped_profile_flags_a_local_ca_re_signing_a_real_name(lab: Lab) -> None:
+    """endpoints.toml expects the public web PKI ("public"): a CA trusted only locally (here
+    the lab CA, not expected for this run) re-signing officecdn.microsoft.com is inspection."""
+    run = lab.run(None, "--family=ipv4", "-k", "officecdn", expected_root=None)
+    assert run.verdict("test_firewall[officecdn.microsoft.com]") == (
+        "failed",
+        "tls",
+        "tls_interception",
+    )
+    issuer = lab.ca.certificate.subject.rfc4514_string()
+    assert issuer in run.cases["test_firewall[officecdn.microsoft.com]"].message
+
+
 def test_profile_names_the_expected_root(lab: Lab) -> None:
     root = lab.ca.certificate.subject.rfc4514_string()
     profile = MIDDLEBOX.replace(

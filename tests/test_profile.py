@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netcheck.profile import ProfileError, load
+from netcheck.profile import ProfileError, TlsPolicy, load
 from tests.loopback_lab import REPO
 
 HEAD = '[profile]\nname = "t"\n'
@@ -37,6 +37,8 @@ def test_default_profile_holds_the_checklist() -> None:
     )
     assert profile.msoid and profile.msoid.vianet == "clientconfig.partner.microsoftonline-p.net.cn"
     assert {e.id for e in profile.targets("tls")} == {e.id for e in firewall if e.scheme == "https"}
+    # Activation endpoints must not be inspected: only the public web PKI's roots are expected.
+    assert {e.tls for e in profile.targets("tls")} == {TlsPolicy(("public",), "fail")}
 
 
 def test_ids_are_host_and_path_and_domains_merge(tmp_path: Path) -> None:
@@ -193,11 +195,11 @@ def test_tls_policy_defaults_overrides_and_command_line(tmp_path: Path) -> None:
         HEAD + '[tls]\nexpected_roots = ["CN=Root A,O=A,C=US"]\n'
         '[[endpoint]]\nurl = "https://a.example/"\n'
         '[[endpoint]]\nurl = "https://b.example/"\n'
-        f'expected_roots = ["{pin}"]\ninterception = "warn"\n'
+        f'expected_roots = ["{pin}", "public"]\ninterception = "warn"\n'
     )
     a, b = load(path).endpoints
     assert (a.tls.expected_roots, a.tls.interception) == (("CN=Root A,O=A,C=US",), "fail")
-    assert (b.tls.expected_roots, b.tls.interception) == ((pin,), "warn")
+    assert (b.tls.expected_roots, b.tls.interception) == ((pin, "public"), "warn")
     a, b = load(path, interception="warn", expected_roots=("CN=Lab",)).endpoints
     assert a.tls.expected_roots == ("CN=Root A,O=A,C=US", "CN=Lab")
     assert {a.tls.interception, b.tls.interception} == {"warn"}

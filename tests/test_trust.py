@@ -1,13 +1,19 @@
-"""Matching trust anchors by subject name and SPKI pin: exact, never by substring."""
+"""Matching trust anchors by subject name, SPKI pin or "public": exact, never by substring."""
 
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import certifi
+import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from netcheck import trust
 from tests.fakenet import TestCA
+from tests.fakenet.tls import ca_signing_key
 
 
 def test_names_match_exactly_and_pins_match_the_key() -> None:
@@ -39,3 +45,29 @@ def test_store_certificates_lists_what_a_context_trusts() -> None:
     ca = TestCA()
     ctx = ssl.create_default_context(cadata=ca.cert_pem.bytes().decode())
     assert trust.store_certificates(ctx) == [ca.certificate]
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+def test_public_means_a_root_of_certifis_bundle_by_key() -> None:
+    pem = Path(certifi.where()).read_bytes()
+    public = x509.load_pem_x509_certificates(pem)[0]
+    assert trust.matches(public, "public")
+    assert not trust.matches(TestCA().certificate, "public")  # a corporate CA
+    # A corporate CA copying a public root's name is still not public: its key differs.
+    assert not trust.matches(_with_subject(TestCA(), public.subject), "public")
+
+
+def _with_subject(ca: TestCA, subject: x509.Name) -> x509.Certificate:
+    """A self-signed CA certificate with `subject` and the key of `ca`."""
+    key = ca_signing_key(ca)
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
