@@ -20,7 +20,7 @@ from lab import scenario as scenarios
 from lab.suite import run_suite, suite_argv
 from lab.topology import REPO, STATE, Lab, LabError, missing_binaries
 
-PACKAGES = "iproute2 util-linux nftables dnsmasq-base unbound nginx-light squid openssl"
+PACKAGES = "iproute2 util-linux nftables dnsmasq-base unbound nginx-light squid-openssl openssl"
 ISOLATED = "NETCHECK_LAB_ISOLATED"
 
 

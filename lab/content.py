@@ -125,6 +125,16 @@ def crl(ca: trustme.CA, *, stale: bool) -> bytes:
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
+def corp_ca(directory: Path) -> None:
+    """The corporate TLS-inspection CA for squid's ssl-bump (corp-ca.pem, corp-ca.key), and
+    what managed desktops trust: the lab root CA and that CA (desktop-ca.pem)."""
+    ca = trustme.CA(organization_name="Contoso", organization_unit_name="corp inspection CA")
+    ca.cert_pem.write_to_path(str(directory / "corp-ca.pem"))
+    ca.private_key_pem.write_to_path(str(directory / "corp-ca.key"))
+    roots = (directory / "ca.pem").read_bytes() + ca.cert_pem.bytes()
+    (directory / "desktop-ca.pem").write_bytes(roots)
+
+
 def pki(hosts: list[Host], directory: Path) -> trustme.CA:
     """The lab root CA (ca.pem, the suite's --ca-bundle) and one server certificate for all."""
     ca = trustme.CA(organization_name="netcheck lab", organization_unit_name="lab root CA")

@@ -39,6 +39,8 @@ NETWORK_KEYS = {
     "proxy_only": bool,  # the firewall blocks all direct egress from the corporate side
     "proxy_deny": list,  # squid dstdomain ACL entries that are denied (403)
     "proxy_auth": bool,  # squid requires basic auth (407 without credentials)
+    "proxy_bump": bool,  # squid inspects TLS (ssl-bump) with a corp CA the client trusts
+    "proxy_splice": list,  # with proxy_bump: server names squid tunnels without inspecting
 }
 SITE_KEYS = {
     "drop": list,  # host names this site's packets to are dropped at the edge

@@ -44,7 +44,7 @@ def suite_argv(lab: Lab, run: Run) -> list[str]:
         sys.executable,
         "-m",
         "pytest",
-        f"--ca-bundle={lab.ca_bundle}",
+        f"--ca-bundle={lab.desktop_ca_bundle}",
         f"--expected-root={spki_pin(lab_ca)}",
         f"--probe-timeout={PROBE_TIMEOUT}",
         *(f"--domain={d}" for d in lab.scenario.domains),

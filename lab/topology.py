@@ -48,6 +48,7 @@ EDGE_INET_IP6, INET_IP6 = "2001:db8:0:2::1", "2001:db8:0:2::2"
 SITES4, SITES6 = "198.18.1.0/24", "2001:db8:0:30::/60"  # the sites' links to the edge
 PROXY_PORT = 3128
 PROXY_USER, PROXY_PASSWORD = "netcheck", "lab-secret"
+CERTGEN = "/usr/lib/squid/security_file_certgen"  # squid-openssl's certificate forger
 
 
 class LabError(Exception):
@@ -109,6 +110,14 @@ class Lab:
     def ca_bundle(self) -> Path:
         assert self.dir
         return self.dir / "ca.pem"
+
+    @property
+    def desktop_ca_bundle(self) -> Path:
+        """What the corporate desktops trust: the lab CA, and the corp CA where squid
+        inspects TLS (as managed desktops trust their proxy's CA)."""
+        assert self.dir
+        desktop = self.dir / "desktop-ca.pem"
+        return desktop if desktop.exists() else self.ca_bundle
 
     def proxy_url(self, mode: str) -> str | None:
         if not mode:
@@ -434,6 +443,7 @@ class Lab:
         deny = ""
         if denied := self.scenario.get("proxy_deny"):
             deny = f"acl denied dstdomain {' '.join(denied)}\nhttp_access deny denied"
+        bump_port, bump = self._bump() if self.scenario.get("proxy_bump") else ("", "")
         conf = render(
             "squid.conf",
             listen=f"{EDGE_CORP_IP}:{PROXY_PORT}",
@@ -441,6 +451,8 @@ class Lab:
             logdir=logs,
             auth=auth,
             deny=deny,
+            bump_port=bump_port,
+            bump=bump,
         )
         self._write("squid.conf", conf)
         self._start(
@@ -450,6 +462,34 @@ class Lab:
             ready=[("tcp", f"{EDGE_CORP_IP}:{PROXY_PORT}")],
             log=logs / "cache.log",
         )
+
+    def _bump(self) -> tuple[str, str]:
+        """squid.conf's http_port options and rules for TLS inspection with the corp CA:
+        peek at the SNI, splice `proxy_splice` names, bump the rest. Forged certificates
+        come from security_file_certgen, whose database lives in the lab's directory."""
+        assert self.dir
+        content.corp_ca(self.dir)
+        shutil.chown(self.dir / "corp-ca.key", user="proxy")
+        db = self.dir / "ssl_db"
+        sh(CERTGEN, "-c", "-s", str(db), "-M", "4MB")
+        for path in (db, *db.rglob("*")):
+            shutil.chown(path, user="proxy")
+        port = (
+            f" ssl-bump tls-cert={self.dir}/corp-ca.pem tls-key={self.dir}/corp-ca.key"
+            " generate-host-certificates=on dynamic_cert_mem_cache_size=4MB"
+        )
+        spliced = self.scenario.get("proxy_splice") or ["splice.invalid"]
+        rules = (
+            f"sslcrtd_program {CERTGEN} -s {db} -M 4MB\n"
+            "sslcrtd_children 2 startup=1 idle=1\n"
+            f"tls_outgoing_options cafile={self.ca_bundle}\n"
+            "acl step1 at_step SslBump1\n"
+            f"acl spliced ssl::server_name {' '.join(spliced)}\n"
+            "ssl_bump peek step1\n"
+            "ssl_bump splice spliced\n"
+            "ssl_bump bump all"
+        )
+        return port, rules
 
     # --- processes ---
 

@@ -160,6 +160,20 @@ def test_sites_in_one_report(out_dir: Path) -> None:
     ]
 
 
+def test_inspecting_squid_is_named(out_dir: Path) -> None:
+    """squid-openssl re-signs with the corp CA: each bumped check names that CA and the
+    proxy; the spliced CDN shows the origin's own issuer (the lab root CA)."""
+    result = outcome("proxy-inspection", out_dir).runs["proxy"]
+    by_endpoint = {(r["check"], r["endpoint"]): r for r in result.results["results"]}
+    bumped = by_endpoint["firewall", "login.microsoftonline.com"]
+    assert bumped["detail"].startswith(
+        "TLS inspection by OU=corp inspection CA,O=Contoso through the proxy http://"
+    ), bumped["detail"]
+    assert bumped["evidence"]["certificate_issuer"] == "OU=corp inspection CA,O=Contoso"
+    spliced = by_endpoint["firewall", "officecdn.microsoft.com"]
+    assert spliced["evidence"]["certificate_issuer"] == "OU=lab root CA,O=netcheck lab"
+
+
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare")
 def test_demo_cli(tmp_path: Path) -> None:
     """`python -m lab demo SCENARIO` writes the report, tears down and says where it is."""
