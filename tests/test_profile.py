@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from netcheck.profile import ProfileError, TlsPolicy, load
+from netcheck.profile import ProfileError, load
 from tests.loopback_lab import REPO
 
 HEAD = '[profile]\nname = "t"\n'
@@ -38,7 +38,9 @@ def test_default_profile_holds_the_checklist() -> None:
     assert profile.msoid and profile.msoid.vianet == "clientconfig.partner.microsoftonline-p.net.cn"
     assert {e.id for e in profile.targets("tls")} == {e.id for e in firewall if e.scheme == "https"}
     # Activation endpoints must not be inspected: only the public web PKI's roots are expected.
-    assert {e.tls for e in profile.targets("tls")} == {TlsPolicy(("public",), "fail")}
+    (policy,) = {e.tls for e in profile.targets("tls")}
+    assert policy.interception == "fail" and policy.expected_roots[0] == "public"
+    assert "CN=Microsoft Root Certificate Authority 2011" in policy.expected_roots[1]
 
 
 def test_ids_are_host_and_path_and_domains_merge(tmp_path: Path) -> None:
