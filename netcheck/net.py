@@ -136,7 +136,6 @@ class HttpAnswer:
     headers: http.client.HTTPMessage
     body: bytes
     truncated: bool
-    proxy: Proxy | None
 
 
 @dataclass(frozen=True)
@@ -508,7 +507,7 @@ class Network:
         if proxy and (resp.status == 407 or any(h in resp.headers for h in PROXY_FINGERPRINTS)):
             raise proxy_refusal(resp.status, resp.reason, resp.headers, f"GET {url}")
         return HttpAnswer(
-            resp.status, resp.reason, resp.headers, body[:max_bytes], len(body) > max_bytes, proxy
+            resp.status, resp.reason, resp.headers, body[:max_bytes], len(body) > max_bytes
         )
 
 
