@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from netcheck import results
-from netcheck.plugin import BASELINE, NETWORK, PROFILE, TIMEOUT, results_path
-from netcheck.sites import Sites, site
+from netcheck.plugin import BASELINE, PROFILE, TIMEOUT, results_path
+from netcheck.sites import Sites, settings, site
 
 
 class Recorder:
@@ -43,8 +43,7 @@ class Recorder:
         if self.path is None or self.config.option.collectonly:
             return
         config = self.config
-        network, baseline = config.stash[NETWORK], config.stash[BASELINE]
-        profile = config.stash[PROFILE]
+        baseline, profile = config.stash[BASELINE], config.stash[PROFILE]
         head: dict[str, Any] = {
             "created": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
             "duration": round(time.time() - self.started, 3),
@@ -52,8 +51,7 @@ class Recorder:
             "site": site(config),
             "profile": {"name": profile.name, "path": str(profile.path)},
             "settings": {
-                "resolver": network.describe_resolver(),
-                "proxy": network.describe_proxy(),
+                **settings(config),
                 "probe_timeout": config.stash[TIMEOUT],
                 "fail_on": config.option.fail_on,
             },
