@@ -34,7 +34,7 @@ def record(
     never ran (skipped before probing: a wildcard without probe host, no domain given)."""
     evidence = dict(result.evidence) if result else {}
     addresses = evidence.get("addresses", "")
-    rec: Record = {
+    return {
         "id": nodeid,
         "site": site,
         "check": kind,
@@ -58,7 +58,6 @@ def record(
         "change": None,
         "baseline": None,
     }
-    return rec
 
 
 def key(rec: Record) -> Key:
@@ -149,13 +148,15 @@ class Diff:
     @classmethod
     def of(cls, records: Iterable[Record], baseline: Baseline) -> Diff:
         records = list(records)
-        by = {c: [r for r in records if r["change"] == c] for c in (NEW_FAILURE, NEW_PASS)}
+        by: dict[str | None, list[Record]] = {}  # the records, by their change
+        for rec in records:
+            by.setdefault(rec["change"], []).append(rec)
         present = {key(r) for r in records}
         return cls(
-            new_failures=by[NEW_FAILURE],
-            new_passes=by[NEW_PASS],
-            cause_changed=[r for r in records if r["change"] == CAUSE_CHANGED],
-            new_checks=sum(r["change"] == NEW_CHECK for r in records),
+            new_failures=by.get(NEW_FAILURE, []),
+            new_passes=by.get(NEW_PASS, []),
+            cause_changed=by.get(CAUSE_CHANGED, []),
+            new_checks=len(by.get(NEW_CHECK, [])),
             gone=[k for k in baseline.records if k not in present],
         )
 
