@@ -11,6 +11,7 @@ from __future__ import annotations
 import ssl
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,8 +250,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
     config.stash[PROFILE], config.stash[NETWORK], config.stash[TIMEOUT] = _settings(config)
     # A route lookup only (no packet): does this machine have IPv6 beyond its own links?
-    routes_v6 = has_route(GLOBAL_V6_PROBE)
-    config.stash[FAMILY] = config.option.family or ("both" if routes_v6 else None)
+    config.stash[FAMILY] = config.option.family or ("both" if has_route(GLOBAL_V6_PROBE) else None)
     config.stash[BASELINE] = _baseline(config)
     if config.option.site:
         sites.check_name(config.option.site, "--site")
@@ -300,7 +300,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if targets:
             skip = pytest.mark.skip
             params = [
-                pytest.param(t, id=f"{t.id}{at}", marks=[skip(reason=_skip(t))] if _skip(t) else [])
+                pytest.param(t, id=f"{t.id}{at}", marks=[skip(reason=r)] if (r := _skip(t)) else [])
                 for t in targets
             ]
             metafunc.parametrize(kind, params, indirect=True)
@@ -330,12 +330,16 @@ def _runner(config: pytest.Config) -> Runner:
     return config.stash[RUNNER]
 
 
-def _check(item: pytest.Item) -> Check | None:
+def _param(item: pytest.Item) -> tuple[str, Any] | None:
+    """The check kind the item is parametrized over, and its target (None: nothing to probe)."""
     params = getattr(item, "callspec", None)
-    for kind in PROBES:
-        if params and kind in params.params and params.params[kind] is not None:
-            return Check(kind, params.params[kind])
-    return None
+    kind = next((k for k in PROBES if params and k in params.params), None)
+    return (kind, params.params[kind]) if kind else None
+
+
+def _check(item: pytest.Item) -> Check | None:
+    param = _param(item)
+    return Check(*param) if param and param[1] is not None else None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -394,12 +398,10 @@ def _record(item: pytest.Item) -> results.Record | None:
     """The item's record, made once its setup ran (the fixture has probed by then)."""
     if RECORD in item.stash:
         return item.stash[RECORD]
-    params = getattr(item, "callspec", None)
-    kind = next((k for k in PROBES if params and k in params.params), None)
-    if kind is None:
+    if (param := _param(item)) is None:
         return None
     result = item.stash.get(RESULT, None)
-    rec = results.record(item.nodeid, kind, params.params[kind], result, sites.site(item.config))
+    rec = results.record(item.nodeid, *param, result, sites.site(item.config))
     if result is None and (skip := item.get_closest_marker("skip")):
         rec["detail"] = skip.kwargs.get("reason", rec["detail"])
     if baseline := item.config.stash[BASELINE]:
