@@ -478,12 +478,11 @@ def load(
 
     endpoints = []
     for label, e in entries("endpoint"):
-        checks = e.pop("checks", None) or (
-            ("firewall", "tls") if e["url"].startswith("https:") else ("firewall",)
-        )
-        if "tls" in checks and not e["url"].startswith("https:"):
+        https = e["url"].startswith("https:")
+        checks = e.pop("checks", None) or (("firewall", "tls") if https else ("firewall",))
+        if "tls" in checks and not https:
             raise ProfileError(f"{label}: key 'checks': 'tls' needs an https:// URL")
-        if not e["url"].startswith("https:") and ("expected_roots" in e or "interception" in e):
+        if not https and ("expected_roots" in e or "interception" in e):
             raise ProfileError(
                 f"{label}: keys 'expected_roots'/'interception' need an https:// URL"
             )
