@@ -29,9 +29,9 @@ def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     if answer.truncated:
         raise Failure(Layer.CONTENT, f.TOO_LARGE, f"more than {MAX_BYTES} bytes")
     crl = parse(answer.body)
-    next_update = crl.next_update_utc
+    issuer, next_update = crl.issuer.rfc4514_string(), crl.next_update_utc
     trace.note(
-        crl_issuer=crl.issuer.rfc4514_string(),
+        crl_issuer=issuer,
         crl_bytes=len(answer.body),
         crl_this_update=crl.last_update_utc.isoformat(),
         crl_next_update=next_update.isoformat() if next_update else "none",
@@ -44,9 +44,7 @@ def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
             f.CRL_EXPIRED,
             f"nextUpdate {next_update:%Y-%m-%d %H:%M} UTC passed {_ago(now - next_update)} ago",
         )
-    return (
-        f"CRL of {crl.issuer.rfc4514_string()}, {len(answer.body)} bytes, valid until {next_update}"
-    )
+    return f"CRL of {issuer}, {len(answer.body)} bytes, valid until {next_update}"
 
 
 def parse(body: bytes) -> x509.CertificateRevocationList:
