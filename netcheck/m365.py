@@ -74,19 +74,17 @@ def convert(
             summary.ip_only.append(s["id"])
             continue
         ports = _ports(s.get("tcpPorts")) or [443]
+        category, area, note = s.get("category"), s.get("serviceArea"), s.get("notes")
         for host in urls:
             for port in ports:
                 e = entries.setdefault((host, port), _Entry(host, port))
                 e.sets.append(s["id"])
                 e.required |= bool(s.get("required"))
-                category = s.get("category", "Default")
-                if category in CATEGORIES and CATEGORIES.index(category) < CATEGORIES.index(
-                    e.category
-                ):
+                if category in CATEGORIES and _strength(category) < _strength(e.category):
                     e.category = category
-                if (area := s.get("serviceArea")) and area not in e.areas:
+                if area and area not in e.areas:
                     e.areas.append(area)
-                if (note := s.get("notes")) and note not in e.notes:
+                if note and note not in e.notes:
                     e.notes.append(note)
     hosts = sorted({h for h, _ in entries})
     summary.urls = len(hosts)
@@ -107,6 +105,11 @@ def convert(
     return {"profile": head, "endpoint": endpoints}, summary
 
 
+def _strength(category: str) -> int:
+    """0 for the strongest category (Optimize)."""
+    return CATEGORIES.index(category)
+
+
 def _ports(value: object) -> list[int]:
     if not value:
         return []
@@ -117,8 +120,7 @@ def _ports(value: object) -> list[int]:
 
 
 def _endpoint(e: _Entry, hosts: list[str], probe_hosts: dict[str, str]) -> dict[str, Any]:
-    scheme = SCHEMES.get(e.port, "https")
-    url = f"{scheme}://{e.host}/" if e.port in SCHEMES else f"https://{e.host}:{e.port}/"
+    url = f"{SCHEMES[e.port]}://{e.host}/" if e.port in SCHEMES else f"https://{e.host}:{e.port}/"
     sets = ", ".join(map(str, e.sets))
     notes = [f"Microsoft 365 endpoint set {sets}."]
     out: dict[str, Any] = {"url": url, "id": e.host if e.port == 443 else f"{e.host}:{e.port}"}
