@@ -321,7 +321,6 @@ _SCHEMA: dict[str, tuple[dict[str, Field], set[str]]] = {
         {"worldwide", "vianet"},
     ),
 }
-_ARRAYS = {"endpoint", "ncsi_web", "ncsi_dns"}
 
 
 def _fields(table: object, kind: str, where: str) -> dict[str, Any]:
