@@ -37,15 +37,11 @@ class ProxySetting:
 
     def same_route(self, other: ProxySetting) -> bool:
         """Whether both send traffic the same way (server, bypass list and PAC)."""
-        return (self.server.lower(), _norm_bypass(self.bypass), self.pac_url) == (
-            other.server.lower(),
-            _norm_bypass(other.bypass),
-            other.pac_url,
-        )
+        return self._route() == other._route()
 
-
-def _norm_bypass(value: str) -> tuple[str, ...]:
-    return tuple(sorted(p.strip().lower() for p in value.replace(",", ";").split(";") if p))
+    def _route(self) -> tuple[str, tuple[str, ...], str]:
+        bypass = (p.strip().lower() for p in self.bypass.replace(",", ";").split(";") if p)
+        return self.server.lower(), tuple(sorted(bypass)), self.pac_url
 
 
 def parse_netsh(text: str) -> ProxySetting:
