@@ -18,6 +18,7 @@ from netcheck.result import Result
 
 SCHEMA, VERSION = "netcheck-results", 1
 FAILING = ("fail", "error")
+PASSING = ("pass", "warn")  # a warning is a pass with a finding (Result.passed)
 
 # What changed since the baseline, per record (None without a baseline).
 NEW_FAILURE, NEW_PASS, CAUSE_CHANGED = "new_failure", "new_pass", "cause_changed"
@@ -84,7 +85,7 @@ def change(rec: Record, before: Record | None) -> str:
     now, then = rec["outcome"] in FAILING, before["outcome"] in FAILING
     if now and not then:
         return NEW_FAILURE
-    if then and rec["outcome"] == "pass":
+    if then and rec["outcome"] in PASSING:
         return NEW_PASS
     if now and (rec["layer"], rec["cause"]) != (before["layer"], before["cause"]):
         return CAUSE_CHANGED

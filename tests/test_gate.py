@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netcheck.results import SCHEMA, VERSION
+from netcheck.results import NEW_PASS, SCHEMA, VERSION, change
 from tests.fakenet import ZoneEntry
 from tests.loopback_lab import FAULT_HOSTS, ORIGIN, REPO, Lab, SuiteRun
 from tests.test_cli import pytest_run
@@ -248,6 +248,12 @@ def test_baseline_diff_names_new_failures_new_passes_and_changed_causes(before_a
     assert page.index("Changes since the baseline") < page.index('id="results-table"')
     assert "breaks.netcheck.test [required]: fail at dns (dns_nxdomain); was pass" in page
     assert run.exit_code == 1  # the default gate: required checks fail the run
+
+
+def test_a_check_that_now_passes_with_a_warning_newly_passes() -> None:
+    before = {"outcome": "fail", "layer": "tls", "cause": "tls_untrusted_certificate"}
+    now = {"outcome": "warn", "layer": "tls", "cause": "tls_interception"}
+    assert change(now, before) == NEW_PASS
 
 
 def test_fail_on_new_required_failures_tolerates_known_failures(
