@@ -65,13 +65,13 @@ class Recorder:
         if sites := self.sites():
             tr.section("netcheck: sites")
             counts = sites.matrix(self.records.values()).counts
-            for site in sites.sites.values():
+            for one in sites.sites.values():
                 line = ", ".join(
-                    f"{n} {outcome}" for outcome, n in sorted(counts[site.name].items())
+                    f"{n} {outcome}" for outcome, n in sorted(counts[one.name].items())
                 )
-                tr.line(f"{site.name:14} {line or 'no results'}")
-                if site.error:
-                    tr.line(f"{'':14} {site.error}", red=True)
+                tr.line(f"{one.name:14} {line or 'no results'}")
+                if one.error:
+                    tr.line(f"{'':14} {one.error}", red=True)
         if diff := self.diff():
             baseline = self.config.stash[BASELINE]
             tr.section(f"netcheck: changes since {baseline.path} ({baseline.created})")
