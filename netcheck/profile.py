@@ -331,8 +331,8 @@ def _fields(table: object, kind: str, where: str) -> dict[str, Any]:
     for key in table:
         if key not in spec:
             raise ProfileError(f"{where}: unknown key {key!r} (allowed: {', '.join(spec)})")
-    for key in sorted(required - set(table)):
-        raise ProfileError(f"{where}: key {key!r} is missing")
+    if missing := sorted(required - set(table)):
+        raise ProfileError(f"{where}: key {missing[0]!r} is missing")
     clean: dict[str, Any] = {}
     for key, value in table.items():
         kind_, validate = spec[key]
