@@ -11,7 +11,6 @@ import copy
 import hashlib
 import http.client
 import io
-import ipaddress
 import os
 import selectors
 import socket
@@ -36,7 +35,7 @@ from netcheck import failures as f
 from netcheck import trust
 from netcheck.failures import Failure, Layer, Skip
 from netcheck.pac import Pac, PacError
-from netcheck.profile import TlsPolicy
+from netcheck.profile import TlsPolicy, is_ip
 from netcheck.result import Deadline, Trace
 
 T = TypeVar("T")
@@ -81,10 +80,8 @@ class Nameserver:
     def parse(cls, value: str) -> Nameserver:
         """'IP', 'IP:PORT', '[IPv6]:PORT'; raises ValueError."""
         host, port = _host_port(value.strip(), 53)
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an IP address (with an optional :PORT)") from None
+        if not is_ip(host):
+            raise ValueError(f"{value!r} is not an IP address (with an optional :PORT)")
         return cls(host, port)
 
     def __str__(self) -> str:
@@ -202,11 +199,8 @@ class Network:
         Over one family, a host that only has addresses of the other family is skipped,
         not failed: an IPv4-only service is not broken for lacking IPv6.
         """
-        try:
-            ipaddress.ip_address(host)
+        if is_ip(host):
             return [host]
-        except ValueError:
-            pass
         with trace.phase("resolve", Layer.DNS):
             v4 = self.lookup(host, "A", trace.deadline) if family != "ipv6" else []
             v6 = self.lookup(host, "AAAA", trace.deadline) if family != "ipv4" else []

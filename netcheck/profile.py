@@ -168,7 +168,7 @@ class Profile:
 def hostname(value: str, *, wildcard: bool = False) -> str:
     """A host name; with `wildcard`, `*` may stand for part of a label (`*cdn.onenote.net`)."""
     name = value.rstrip(".").lower()
-    if _is_ip(name):
+    if is_ip(name):
         raise ValueError(f"{value!r} is an IP address; a host name is required")
     labels = name.replace("*", "x").split(".") if wildcard else name.split(".")
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
@@ -176,7 +176,7 @@ def hostname(value: str, *, wildcard: bool = False) -> str:
     return name
 
 
-def _is_ip(value: str) -> bool:
+def is_ip(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:
