@@ -48,6 +48,8 @@ _BY_CAUSE: dict[str, str] = {
     f.NETWORK_UNREACHABLE: "This machine has no route to the address: check the default "
     f"gateway, VPN split tunnelling, or whether a proxy is mandatory. {_PROXY}",
     f.HOST_UNREACHABLE: f"The address is unreachable from here: check routing and VPN. {_PROXY}",
+    f.OS_ERROR: "The operating system refused the connection (see the detail): check local "
+    f"firewall or endpoint-security software on this machine, then the network. {_ALLOW}",
     f.IPV6_BROKEN: "This machine has an IPv6 route and the name publishes an AAAA record, but "
     "IPv6 connections to it fail; clients that prefer IPv6 (Windows does) stall or fail even "
     "where IPv4 works. If the IPv4 check of the same URL fails too, the destination itself is "

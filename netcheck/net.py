@@ -226,7 +226,7 @@ class Network:
     def describe_proxy(self) -> str:
         """The proxy setting in effect, for headers and reports (credentials redacted)."""
         if self.proxy or not self.use_env_proxy:
-            return str(self.proxy or "none (--proxy=none)")
+            return str(self.proxy or "none (direct, as --proxy asked)")
         if self.pac:
             return f"chosen per URL by the PAC file {self.pac.source}"
         found = []
