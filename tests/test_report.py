@@ -3,12 +3,10 @@ the HTML report (written under the rootdir by default) explains itself."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from tests.loopback_lab import REPO, TIMEOUT, Lab, SuiteRun, report_data
+from tests.test_cli import pytest_run
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +37,7 @@ def test_report_has_netcheck_columns_environment_and_evidence(healthy: SuiteRun)
     assert env["Profile"].startswith("Microsoft 365 Apps activation")
     assert env["Resolver"] == "127.0.0.53:5353"
     assert env["Proxy"] == "none"  # Lab.run removes proxy variables
-    row = next(
-        t
-        for tid, tests in data["tests"].items()
-        if "test_tls12[login.microsoftonline.com]" in tid
-        for t in tests
-    )
+    (row,) = healthy.rows("test_tls12[login.microsoftonline.com]")
     cells = "".join(row["resultsTableRow"])
     assert '<td class="col-check">tls</td>' in cells
     assert '<td class="col-endpoint">login.microsoftonline.com</td>' in cells
@@ -57,12 +50,7 @@ def test_failure_rows_show_layer_cause_and_what_to_do(lab: Lab) -> None:
         '[profile]\nname = "one"\n[[endpoint]]\nurl = "https://refused.netcheck.test/"\n'
         'checks = ["firewall"]\n'
     )
-    (row,) = [
-        t
-        for tid, tests in report_data(run.html)["tests"].items()
-        if "refused" in tid
-        for t in tests
-    ]
+    (row,) = run.rows("test_firewall[refused.netcheck.test]")
     cells = "".join(row["resultsTableRow"])
     assert '<td class="col-layer">tcp</td>' in cells
     assert '<td class="col-cause">connection_refused</td>' in cells
@@ -73,21 +61,13 @@ def test_failure_rows_show_layer_cause_and_what_to_do(lab: Lab) -> None:
 def test_report_lands_under_rootdir_wherever_pytest_starts(lab: Lab) -> None:
     report = REPO / "reports" / "report.html"
     report.unlink(missing_ok=True)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-m",
-            "ncsi",
-            f"--nameserver={lab.nameserver}",
-            "--probe-timeout=2",
-        ],
+    proc = pytest_run(
+        "-q",
+        "-m",
+        "ncsi",
+        f"--nameserver={lab.nameserver}",
+        "--probe-timeout=2",
         cwd=REPO / "tests_network",
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout
     assert report.exists()
