@@ -22,7 +22,7 @@ import pytest
 
 from lab import scenario as scenarios
 from lab.suite import SuiteRun, run_suite
-from lab.topology import Lab, missing_binaries, site_addresses
+from lab.topology import REPO, Lab, missing_binaries, site_addresses
 
 SCENARIOS = {name: scenarios.load(name) for name in scenarios.names()}
 RUNS = [(s, r.name) for s, sc in SCENARIOS.items() for r in sc.runs]
@@ -180,7 +180,7 @@ def test_demo_cli(tmp_path: Path) -> None:
     report = tmp_path / "demo.html"
     proc = subprocess.run(
         [sys.executable, "-m", "lab", "demo", "ncsi-dns-wrong", "--report", str(report)],
-        cwd=Path(__file__).parent.parent,
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
