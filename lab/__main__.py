@@ -26,9 +26,7 @@ ISOLATED = "NETCHECK_LAB_ISOLATED"
 
 def isolate() -> None:
     """Re-run this command in a new, empty network namespace (once)."""
-    if os.environ.get(ISOLATED) == str(os.getpid()):
-        return
-    if os.environ.get(ISOLATED):  # a child of an isolated command: already isolated
+    if os.environ.get(ISOLATED):  # this command, or the one that started it, is isolated
         return
     argv = [
         "unshare",
