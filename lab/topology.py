@@ -34,6 +34,7 @@ from pathlib import Path
 
 from lab import content
 from lab.scenario import Scenario
+from lab.scenario import load as load_scenario
 from netcheck import profile as profiles
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -206,10 +207,8 @@ class Lab:
 
     @classmethod
     def from_state(cls, path: Path) -> Lab:
-        from lab import scenario as scenarios
-
         state = json.loads(path.read_text())
-        lab = cls(scenarios.load(state["scenario"]), id=state["id"])
+        lab = cls(load_scenario(state["scenario"]), id=state["id"])
         lab.dir, lab.namespaces, lab.pids = Path(state["dir"]), state["namespaces"], state["pids"]
         return lab
 
@@ -232,36 +231,8 @@ class Lab:
     def _links(self, hosts: list[content.Host]) -> None:
         corp, edge, inet = self.ns("corp"), self.ns("edge"), self.ns("inet")
         # Both ends are created inside lab namespaces: nothing is ever added to the host's.
-        sh(
-            "ip",
-            "-n",
-            corp,
-            "link",
-            "add",
-            "eth0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "corp0",
-            "netns",
-            edge,
-        )
-        sh(
-            "ip",
-            "-n",
-            edge,
-            "link",
-            "add",
-            "inet0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            inet,
-        )
+        sh(*f"ip -n {corp} link add eth0 type veth peer name corp0 netns {edge}".split())
+        sh(*f"ip -n {edge} link add inet0 type veth peer name eth0 netns {inet}".split())
         batches = {
             corp: [
                 f"addr add {CORP_IP}/30 dev eth0",
@@ -341,7 +312,9 @@ class Lab:
         if s.get("ipv6") == "drop":
             forward.append("meta nfproto ipv6 counter drop")
         # The whole network's rules, then each site's own, matched on its interface.
-        rulesets = [("", s.network), *((f'iifname "site{i}" ', r) for i, r in self._site_rules())]
+        site_ifs = [f"site{i}" for i in range(1, len(s.sites) + 1)]
+        sites = zip(site_ifs, s.sites.values(), strict=True)
+        rulesets = [("", s.network), *((f'iifname "{i}" ', r) for i, r in sites)]
         for match, rules in rulesets:
             for verb, action in (("drop", "drop"), ("reject", "reject with tcp reset")):
                 if names := rules.get(verb):
@@ -351,9 +324,7 @@ class Lab:
                         forward.append(f"{match}ip daddr {{ {v4} }} {proto}counter {action}")
                     if v6:
                         forward.append(f"{match}ip6 daddr {{ {v6} }} {proto}counter {action}")
-        inside = ", ".join(
-            f'"{i}"' for i in ["corp0", *(f"site{n}" for n, _ in self._site_rules())]
-        )
+        inside = ", ".join(f'"{i}"' for i in ["corp0", *site_ifs])
         rules = render(
             "nftables.conf",
             nat="\n".join(f"        {r}" for r in nat),
@@ -363,9 +334,6 @@ class Lab:
         )
         self._write("nftables.conf", rules)
         sh("ip", "netns", "exec", self.ns("edge"), "nft", "-f", str(self.dir / "nftables.conf"))
-
-    def _site_rules(self) -> list[tuple[int, dict]]:
-        return list(enumerate(self.scenario.sites.values(), start=1))
 
     def _dns(self, profile: profiles.Profile, hosts: list[content.Host]) -> None:
         records = content.dns_records(profile, self.scenario, hosts)
