@@ -47,7 +47,8 @@ def dropped(i: int) -> bool:
 
 
 def start_lab(stack: ExitStack, names: int, workdir: Path) -> tuple[Path, DNSServer]:
-    """DNS for `names` hosts, four HTTPS origins, two dropping addresses; returns the CA."""
+    """DNS for `names` hosts, four HTTPS origins, two dropping addresses; returns the CA's
+    PEM file and the DNS server."""
     ca = TestCA()
     zone = {
         host(i): ZoneEntry(a=[DROPPED[i % 2] if dropped(i) else ORIGINS[i % 4]])
@@ -132,19 +133,20 @@ def pytest_counts(output: str) -> str:
     return f"{counts.get('passed', 0)}/{total}"
 
 
-def run_netcheck(profile: Path, ca: Path, timeout: float, out: Path, *args: str) -> Measure:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
+def netcheck_args(profile: Path, ca: Path, timeout: float, out: Path) -> list[str]:
+    """pytest's arguments for a netcheck run, as a user would type them."""
+    return [
         f"--endpoints={profile}",
         f"--ca-bundle={ca}",
         f"--probe-timeout={timeout:g}",
         f"--html={out}",
         "-p",
         "no:hypothesispytest",  # a dev dependency's plugin: not in a user's install
-        *args,
     ]
+
+
+def run_netcheck(profile: Path, ca: Path, timeout: float, out: Path, *args: str) -> Measure:
+    cmd = [sys.executable, "-m", "pytest", *netcheck_args(profile, ca, timeout, out), *args]
     wall, peak, output = measure(cmd)
     probing = re.search(r"netcheck: \d+ checks probed in ([\d.]+) s", output)
     outside = wall - float(probing.group(1)) if probing else None
@@ -186,9 +188,8 @@ def profile_netcheck(n: int, work: Path, ca: Path, opts: argparse.Namespace) -> 
     """Where a netcheck run spends its time, as pyinstrument sees it (main thread)."""
     out = opts.out / f"pyinstrument-{n}.txt"
     cmd = [sys.executable, "-m", "pyinstrument", "--show-all", "-o", str(out), "-m", "pytest"]
-    cmd += [f"--endpoints={work / f'firewall-{n}.toml'}", f"--ca-bundle={ca}"]
-    cmd += [f"--probe-timeout={opts.timeout:g}", f"--html={work / 'report.html'}"]
-    wall, _, _ = measure([*cmd, "-p", "no:hypothesispytest"])
+    cmd += netcheck_args(work / f"firewall-{n}.toml", ca, opts.timeout, work / "report.html")
+    wall, _, _ = measure(cmd)
     print(f"{n} endpoints: {wall:.2f} s, profile in {out}")
 
 
