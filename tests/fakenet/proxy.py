@@ -67,11 +67,6 @@ class HTTPProxy(TCPServer):
         self.resolver = resolver
         self.requests: list[ProxyRequest] = []
 
-    @property
-    def url(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"http://{host}:{self.port}"
-
     def denied(self, host: str) -> bool:
         host = host.lower().rstrip(".")
         return host in self.deny or any(
