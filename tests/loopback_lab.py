@@ -94,7 +94,7 @@ checks = ["crl"]
 [[endpoint]]
 url = "http://ok.netcheck.test/forbidden"
 """
-CONNECT_TEST, NCSI = b"Microsoft Connect Test", b"Microsoft NCSI"
+CONNECT_TEST = b"Microsoft Connect Test"
 NCSI_A, NCSI_AAAA = "131.107.255.255", "fd3e:4f5a:5b81::1"
 MSOID_OK = "clientconfig.microsoftonline-p.net"
 MSOID_VIANET = "clientconfig.partner.microsoftonline-p.net.cn"
