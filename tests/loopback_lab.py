@@ -141,6 +141,11 @@ FAULT_ZONE = {
 }
 
 
+def proxy_url(address: tuple[str, int], userinfo: str = "") -> str:
+    """The URL of one of the lab's proxies, as --proxy takes it and the report shows it."""
+    return f"http://{userinfo}{address[0]}:{address[1]}"
+
+
 def gzip_bomb() -> Response:
     """1 GiB of zeros as 64 concatenated gzip members: 1 MiB on the wire, served as
     Content-Encoding: gzip. netcheck asks for identity and must never inflate it."""

@@ -27,6 +27,7 @@ from tests.loopback_lab import (
     Lab,
     SuiteRun,
     gzip_bomb,
+    proxy_url,
 )
 
 HTTPS_FAULTS = f"""
@@ -344,11 +345,11 @@ def test_only_tls_1_0_server_is_named(faults: SuiteRun) -> None:
 
 
 USER, PASSWORD = PROXY_USER
-WITH_CREDENTIALS = f"http://{USER}:{PASSWORD}@{AUTH_PROXY[0]}:{AUTH_PROXY[1]}"
+WITH_CREDENTIALS = proxy_url(AUTH_PROXY, f"{USER}:{PASSWORD}@")
 
 
 def _proxy(address: tuple[str, int]) -> str:
-    return f"--proxy=http://{address[0]}:{address[1]}"
+    return f"--proxy={proxy_url(address)}"
 
 
 # Runs that need settings of their own: name -> (profile, pytest arguments, Lab.run keywords).
@@ -474,12 +475,11 @@ def test_block_page_shows_the_proxys_marks(setups: dict[str, SuiteRun]) -> None:
 
 
 def test_report_names_the_proxy_without_its_password(setups: dict[str, SuiteRun]) -> None:
-    assert setups["proxy"].cases["test_firewall[ok.netcheck.test]"].props["proxy"] == (
-        f"http://{PROXY[0]}:{PROXY[1]}"
-    )
+    props = setups["proxy"].cases["test_firewall[ok.netcheck.test]"].props
+    assert props["proxy"] == proxy_url(PROXY)
     for setup in ("proxy auth, --proxy", "proxy auth, environment"):
         props = setups[setup].cases["test_firewall[ok.netcheck.test]"].props
-        assert props["proxy"] == f"http://{USER}:***@{AUTH_PROXY[0]}:{AUTH_PROXY[1]}"
+        assert props["proxy"] == proxy_url(AUTH_PROXY, f"{USER}:***@")
 
 
 @pytest.mark.parametrize("setup", ["proxy auth, --proxy", "proxy auth, environment"])

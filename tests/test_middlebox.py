@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.loopback_lab import MIDDLEBOX_ENDPOINTS, MITM_PROXY, PAC, PROXIED, PROXY, Lab
+from tests.loopback_lab import MIDDLEBOX_ENDPOINTS, MITM_PROXY, PAC, PROXIED, PROXY, Lab, proxy_url
 
-PROXY_URL = f"http://{PROXY[0]}:{PROXY[1]}"
+PROXY_URL, MITM_URL = proxy_url(PROXY), proxy_url(MITM_PROXY)
 MIDDLEBOX = f"""
 [profile]
 name = "lab middleboxes"
@@ -41,12 +41,10 @@ def test_interception_can_be_a_warning(lab: Lab) -> None:
 
 
 def test_inspecting_proxy_is_detected(lab: Lab) -> None:
-    run = lab.run(
-        MIDDLEBOX, f"--proxy=http://{MITM_PROXY[0]}:{MITM_PROXY[1]}", "--family=both", "-k", "ok"
-    )
+    run = lab.run(MIDDLEBOX, f"--proxy={MITM_URL}", "--family=both", "-k", "ok")
     assert run.verdict("test_firewall[ok.netcheck.test]") == ("failed", "tls", "tls_interception")
     message = run.cases["test_firewall[ok.netcheck.test]"].message
-    assert f"through the proxy http://{MITM_PROXY[0]}:{MITM_PROXY[1]}" in message
+    assert f"through the proxy {MITM_URL}" in message
     # The IPv6 variant does not apply: through a proxy, the proxy picks the family.
     assert run.verdict("test_firewall[ok.netcheck.test-ipv6]") == ("skipped", "", "")
 

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from tests.loopback_lab import FAULT_HOSTS, PROXY, Lab, SuiteRun
+from tests.loopback_lab import FAULT_HOSTS, PROXY, Lab, SuiteRun, proxy_url
 from tests.test_cli import pytest_run
 
 HOSTS = ("ok", "denied", "proxyonly", "refused", "dropped")
@@ -78,7 +78,7 @@ def test_each_site_has_its_own_verdicts(run: SuiteRun) -> None:
     assert verdict["branch"]["denied.netcheck.test"] == ("failed", "proxy_denied")
     assert verdict["branch"]["proxyonly.netcheck.test"] == ("passed", None)
     assert verdict["branch"]["refused.netcheck.test"][0] == "xfailed"
-    assert branch["ok.netcheck.test"]["proxy"] == f"http://{PROXY[0]}:{PROXY[1]}"
+    assert branch["ok.netcheck.test"]["proxy"] == proxy_url(PROXY)
     assert office["ok.netcheck.test"]["proxy"] is None
 
 
@@ -105,7 +105,7 @@ def test_counts_per_site_add_up(run: SuiteRun) -> None:
         assert sum(outcomes.values()) == 5 + 5  # five firewall checks; five kinds without targets
         assert sites[name]["error"] is None
     assert sites["office"]["summary"] == {"failed": 2, "passed": 2, "skipped": 5, "xfailed": 1}
-    assert sites["branch"]["proxy"] == f"from the environment: https: http://{PROXY[0]}:{PROXY[1]}"
+    assert sites["branch"]["proxy"] == f"from the environment: https: {proxy_url(PROXY)}"
     assert sites["office"]["proxy"] == "none"
     total = Counter()
     for site in sites.values():
