@@ -179,7 +179,7 @@ AFTER = {
 }  # breaks, broken: NXDOMAIN
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def zone(lab: Lab) -> Iterator[Callable[[dict[str, str]], None]]:
     """Point the `<name>.netcheck.test` hosts at addresses; the rest do not exist."""
     names = {f"{n}.netcheck.test" for n in (*BEFORE, *AFTER, "broken")}
@@ -194,14 +194,16 @@ def zone(lab: Lab) -> Iterator[Callable[[dict[str, str]], None]]:
     apply({})
 
 
-@pytest.fixture
-def before_after(lab: Lab, zone, tmp_path: Path) -> tuple[Path, SuiteRun]:
+@pytest.fixture(scope="module")
+def before_after(lab: Lab, zone, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SuiteRun]:
+    """The baseline (BEFORE) and a run against it (AFTER); the zone is left as AFTER."""
+    baseline = tmp_path_factory.mktemp("gate") / "before.json"
     zone(BEFORE)
-    first = lab.run(CHANGES, "-m", "firewall", f"--results={tmp_path / 'before.json'}")
+    first = lab.run(CHANGES, "-m", "firewall", f"--results={baseline}")
     assert first.exit_code == 1  # heals, recause and broken fail, required
     zone(AFTER)
-    after = lab.run(CHANGES, "-m", "firewall", f"--baseline={tmp_path / 'before.json'}")
-    return tmp_path / "before.json", after
+    after = lab.run(CHANGES, "-m", "firewall", f"--baseline={baseline}")
+    return baseline, after
 
 
 def test_baseline_diff_names_new_failures_new_passes_and_changed_causes(before_after) -> None:
