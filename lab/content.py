@@ -25,7 +25,7 @@ HOSTS6 = ipaddress.ip_network("2001:db8:1:1::/64")
 DNS4, DNS6 = "198.19.0.53", "2001:db8:1::53"  # the internet's authoritative DNS
 PORTAL4, PORTAL6 = "198.19.2.1", "2001:db8:1:2::1"  # the captive portal
 UNREACHABLE_DNS = "198.18.255.254"  # no route anywhere: the SERVFAIL zones' "server"
-NCSI_WRONG_A = "198.19.255.1"
+# 198.19.255.1 is the wrong NCSI answer of scenarios/ncsi-dns-wrong.toml (no host has it).
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Host:
     v6: str | None
 
 
-def hosts(profile: profiles.Profile, scenario: Scenario) -> list[Host]:
+def hosts(profile: profiles.Profile) -> list[Host]:
     """Every host name the profile reaches, plus the MSOID targets, with its addresses.
 
     A host used only by IPv6 probes gets an AAAA record alone, like ipv6.msftncsi.com.
@@ -46,17 +46,10 @@ def hosts(profile: profiles.Profile, scenario: Scenario) -> list[Host]:
     if profile.msoid:
         for name in (profile.msoid.worldwide, profile.msoid.vianet):
             families.setdefault(name, {"any"})
-    result = []
-    for i, name in enumerate(sorted(families), start=1):
-        v6_only = families[name] == {"ipv6"}
-        result.append(
-            Host(
-                name,
-                None if v6_only else str(HOSTS4[i]),
-                str(HOSTS6[i]),
-            )
-        )
-    return result
+    return [
+        Host(name, None if families[name] == {"ipv6"} else str(HOSTS4[i]), str(HOSTS6[i]))
+        for i, name in enumerate(sorted(families), start=1)
+    ]
 
 
 def dns_records(profile: profiles.Profile, scenario: Scenario, hosts: list[Host]) -> str:

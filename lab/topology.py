@@ -146,7 +146,7 @@ class Lab:
         self.save()
         self.dir.chmod(0o755)  # squid reads its configuration as the proxy user
         profile = profiles.load(REPO / "endpoints.toml")
-        hosts = content.hosts(profile, self.scenario)
+        hosts = content.hosts(profile)
         ca = content.pki(hosts, self.dir)
         content.web_root(profile, self.scenario, self.dir / "www", ca)
         self._namespaces()
