@@ -73,11 +73,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     scenario = scenarios.load(args.scenario)
     lab = Lab(scenario)
-    try:
-        lab.up()
-    except BaseException:
-        lab.down()
-        raise
+    lab.up()
     run = scenario.runs[0]
     argv = shlex.join(suite_argv(lab, run))
     print(f"lab {lab.id} is up ({scenario.name}). Run the suite in its corporate network:")

@@ -129,17 +129,21 @@ class Lab:
     # --- lifecycle ---
 
     def __enter__(self) -> Lab:
-        try:
-            self.up()
-        except BaseException:
-            self.down()
-            raise
+        self.up()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.down()
 
     def up(self) -> None:
+        """Build the namespaces and start the daemons; on failure, tear down what was built."""
+        try:
+            self._up()
+        except BaseException:
+            self.down()
+            raise
+
+    def _up(self) -> None:
         if missing := missing_binaries():
             raise LabError(f"missing programs: {', '.join(missing)} (see `python -m lab setup`)")
         self.dir = Path(tempfile.mkdtemp(prefix=f"{self.id}-"))
