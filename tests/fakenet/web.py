@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._base import TCPServer, family_of
+from ._base import TCPServer, family_of, host_port
 from ._http import Head, format_head, read_head
 
 
@@ -82,9 +82,7 @@ class WebServer(TCPServer):
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{scheme}://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host_port(self.address, self.port)}"
 
     def route(self, path: str, response: Response | Handler, host: str | None = None) -> None:
         """Add or replace a route while running."""
