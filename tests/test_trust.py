@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import hashes
 
 from netcheck import trust
 from tests.fakenet import TestCA
-from tests.fakenet.tls import ca_signing_key
 
 
 def test_names_match_exactly_and_pins_match_the_key() -> None:
@@ -59,7 +58,7 @@ def test_public_means_a_root_of_certifis_bundle_by_key() -> None:
 
 def _with_subject(ca: TestCA, subject: x509.Name) -> x509.Certificate:
     """A self-signed CA certificate with `subject` and the key of `ca`."""
-    key = ca_signing_key(ca)
+    key = ca.signing_key
     now = datetime.now(UTC)
     return (
         x509.CertificateBuilder()
