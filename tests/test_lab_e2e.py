@@ -28,7 +28,7 @@ SCENARIOS = {name: scenarios.load(name) for name in scenarios.names()}
 RUNS = [(s, r.name) for s, sc in SCENARIOS.items() for r in sc.runs]
 
 if os.geteuid() != 0 or missing_binaries():
-    why = "root" if os.geteuid() != 0 else f"{', '.join(missing_binaries())}"
+    why = "root" if os.geteuid() != 0 else ", ".join(missing_binaries())
     if os.environ.get("CI"):
         raise RuntimeError(f"the lab end-to-end tests need {why}; .ci/run installs them")
     pytestmark = pytest.mark.skip(reason=f"the lab needs {why} (python -m lab setup)")
@@ -80,7 +80,7 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lab-e2e")
 
 
-def _ids(runs):
+def _ids(runs: list[tuple[str, str]]) -> list[str]:
     return [f"{s}-{r}" for s, r in runs]
 
 
