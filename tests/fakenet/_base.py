@@ -155,12 +155,23 @@ class TCPServer(Service):
         finally:
             self._release(conn)
 
-    def _wrap_tls(self, conn: socket.socket, ctx: ssl.SSLContext | None = None) -> ssl.SSLSocket:
+    def _wrap_tls(
+        self,
+        conn: socket.socket,
+        ctx: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> ssl.SSLSocket:
+        """Wrap a tracked socket, still tracked; the server side unless `server_hostname`."""
         ctx = ctx or self.tls
         assert ctx is not None
         with self._lock:  # wrap_socket detaches conn's fd: swap atomically w.r.t. stop()
             self._sockets.discard(conn)
-            wrapped = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            wrapped = ctx.wrap_socket(
+                conn,
+                server_side=server_hostname is None,
+                server_hostname=server_hostname,
+                do_handshake_on_connect=False,
+            )
             self._sockets.add(wrapped)
         return wrapped
 

@@ -143,8 +143,9 @@ class HTTPProxy(TCPServer):
             ctx = self._bump_contexts[host]
         client = self._wrap_tls(conn, ctx)
         client.do_handshake()
-        origin = upstream_ctx.wrap_socket(upstream, server_hostname=host)
+        origin = self._wrap_tls(upstream, upstream_ctx, server_hostname=host)  # stop() wakes it
         try:
+            origin.do_handshake()
             while data := client.recv(65536):
                 origin.sendall(data)
                 if b"\r\n\r\n" in data:  # netcheck sends one GET without a body
@@ -152,7 +153,7 @@ class HTTPProxy(TCPServer):
             while data := origin.recv(65536):
                 client.sendall(data)
         finally:
-            origin.close()
+            self._release(origin)
             self._release(client)
 
     def _connect(self, conn: socket.socket, host: str, port: int) -> socket.socket | None:
