@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,32 @@ checks = ["firewall"]
 """
 
 
+MOVED = "gate-results/r.json"  # under the lab's directory
+# The runs of OPTIONAL: name -> (profile, pytest arguments, Lab.run keywords). They run
+# concurrently, so together they cost about one run.
+RUNS: dict[str, tuple[str, tuple[str, ...], dict]] = {
+    "optional": (OPTIONAL, ("-rxs",), {"timeout": 5}),
+    "required": (OPTIONAL.replace("required = false", "required = true"), ("-k", "refused"), {}),
+    "fail on any": (OPTIONAL, ("--fail-on=any", "-k", "refused"), {}),
+    "results moved": (OPTIONAL, ("--results={workdir}/" + MOVED, "-k", "ok"), {}),
+    "results off": (OPTIONAL, ("--results=none", "-k", "ok"), {}),
+    "xdist": (OPTIONAL, ("-n", "2"), {"timeout": 5}),
+}
+
+
 @pytest.fixture(scope="module")
-def optional(lab: Lab) -> SuiteRun:
-    return lab.run(OPTIONAL, "-rxs", timeout=5)
+def runs(lab: Lab) -> dict[str, SuiteRun]:
+    def run(name: str) -> SuiteRun:
+        profile, args, kwargs = RUNS[name]
+        return lab.run(profile, *(a.format(workdir=lab.workdir) for a in args), **kwargs)
+
+    with ThreadPoolExecutor(len(RUNS)) as pool:
+        return dict(zip(RUNS, pool.map(run, RUNS), strict=True))
+
+
+@pytest.fixture(scope="module")
+def optional(runs: dict[str, SuiteRun]) -> SuiteRun:
+    return runs["optional"]
 
 
 def test_a_failing_optional_check_is_reported_but_passes_the_run(optional: SuiteRun) -> None:
@@ -55,14 +79,14 @@ def test_a_failing_optional_check_is_reported_but_passes_the_run(optional: Suite
     assert "2 passed, 6 skipped, 1 xfailed" in optional.output
 
 
-def test_the_same_failure_when_required_fails_the_run(lab: Lab) -> None:
-    run = lab.run(OPTIONAL.replace("required = false", "required = true"), "-k", "refused")
+def test_the_same_failure_when_required_fails_the_run(runs: dict[str, SuiteRun]) -> None:
+    run = runs["required"]
     assert run.exit_code == 1
     assert run.cases["test_firewall[refused.netcheck.test]"].outcome == "failed"
 
 
-def test_fail_on_any_fails_the_run_for_optional_checks_too(lab: Lab) -> None:
-    run = lab.run(OPTIONAL, "--fail-on=any", "-k", "refused")
+def test_fail_on_any_fails_the_run_for_optional_checks_too(runs: dict[str, SuiteRun]) -> None:
+    run = runs["fail on any"]
     assert run.exit_code == 1
     assert run.results["results"][0]["test_outcome"] == "failed"
 
@@ -129,17 +153,17 @@ def test_junit_properties_state_the_same_facts_as_the_results_file(optional: Sui
         assert {f"time_{p}" for p in rec["phases"]} <= set(props)
 
 
-def test_results_option_moves_or_disables_the_file(lab: Lab, tmp_path: Path) -> None:
-    moved = tmp_path / "out" / "r.json"
-    run = lab.run(OPTIONAL, f"--results={moved}", "-k", "ok")
+def test_results_option_moves_or_disables_the_file(lab: Lab, runs: dict[str, SuiteRun]) -> None:
+    moved = lab.workdir / MOVED
+    run = runs["results moved"]
     assert json.loads(moved.read_text())["summary"] == {"passed": 1}
     assert not run.results and f"results written to {moved}" in run.output
-    off = lab.run(OPTIONAL, "--results=none", "-k", "ok")
+    off = runs["results off"]
     assert not off.results and "results written" not in off.output
 
 
-def test_results_are_gathered_from_xdist_workers(lab: Lab) -> None:
-    run = lab.run(OPTIONAL, "-n", "2", timeout=5)
+def test_results_are_gathered_from_xdist_workers(runs: dict[str, SuiteRun]) -> None:
+    run = runs["xdist"]
     assert run.exit_code == 0, run.output
     assert run.results["summary"] == {"passed": 2, "skipped": 6, "xfailed": 1}
     refused = next(r for r in run.results["results"] if r["endpoint"] == "refused.netcheck.test")
