@@ -260,14 +260,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(plugin, "netcheck.sites")
     if hasattr(config, "workeroutput") and sites.site(config):
         config.workeroutput[sites.SITE] = sites.settings(config)
-    if not hasattr(config, "workerinput"):  # xdist workers send their records to the controller
+    config.stash[SYSTEM_PROXY] = {}
+    if not hasattr(config, "workerinput"):  # the controller records, reports and warns
         from netcheck.recorder import Recorder
 
         config.pluginmanager.register(Recorder(config), "netcheck.recorder")
-    rows, mismatch = winproxy.environment_rows(winproxy.read_winhttp(), winproxy.read_wininet())
-    config.stash[SYSTEM_PROXY] = rows
-    if mismatch:
-        config.issue_config_time_warning(NetcheckWarning(mismatch), stacklevel=2)
+        rows, mismatch = winproxy.environment_rows(winproxy.read_winhttp(), winproxy.read_wininet())
+        config.stash[SYSTEM_PROXY] = rows
+        if mismatch:
+            config.issue_config_time_warning(NetcheckWarning(mismatch), stacklevel=2)
     if config.pluginmanager.hasplugin("html"):
         from netcheck import report
 
