@@ -8,15 +8,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from netcheck.checks import KINDS
+from netcheck.engine import Check, run
 from netcheck.net import Network
-from netcheck.probes import PROBES
 from netcheck.profile import load
-from netcheck.runner import Check, run
 
 
 def main(profile: str, ca: str, timeout: str) -> None:
     network = Network(ca_bundles=(Path(ca),))
-    checks = [Check(kind, t) for kind in PROBES for t in load(Path(profile)).targets(kind)]
+    checks = [Check(k, t) for k in KINDS for t in KINDS[k].plan(load(Path(profile)), None)]
     passed = sum(run(check, network, float(timeout)).passed for check in checks)
     print(f"{passed}/{len(checks)}")
 

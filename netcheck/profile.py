@@ -134,33 +134,6 @@ class Profile:
     dns_names: tuple[DnsName, ...] = ()
     msoid: MsoidRule | None = None
 
-    def targets(
-        self, check: str, family: str | None = None
-    ) -> list[Endpoint] | list[DnsName] | list[Domain]:
-        """What a check runs against, in profile order.
-
-        `family`: None tests dual-stack ("any") endpoints as they come (IPv4 first);
-        "ipv4" or "ipv6" restricts every check to that family; "both" runs the firewall
-        check of a dual-stack endpoint once per family, `<id>` over IPv4 and `<id>-ipv6`.
-        """
-        if check == "ncsi_dns":
-            return list(self.dns_names)
-        if check == "msoid":
-            return [Domain(d, self.msoid) for d in self.msoid.domains] if self.msoid else []
-        out: list[Endpoint] = []
-        for e in self.endpoints:
-            if check not in e.checks:
-                continue
-            if e.family != "any":
-                out += [e] if family in (None, "both", e.family) else []
-            elif family in ("ipv4", "ipv6"):
-                out.append(e.over(family))
-            elif family == "both" and check == "firewall":
-                out += [e.over("ipv4"), e.over("ipv6")]
-            else:
-                out.append(e)
-        return out
-
 
 # --- validators: each returns the clean value or raises ValueError with a short reason ---
 

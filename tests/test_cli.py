@@ -132,7 +132,6 @@ def test_no_domain_skips_msoid_with_instructions(tmp_path: Path) -> None:
 
 def test_options_work_from_ini_addopts(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --probe-timeout=0\n")
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["netcheck.plugin"]\n')
     (tmp_path / "endpoints.toml").write_text('[profile]\nname = "x"\n')
     proc = pytest_run(cwd=tmp_path)
     assert proc.returncode == 4 and "--probe-timeout: must be between" in proc.stderr

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from netcheck.checks import KINDS
+from netcheck.engine import Check, Engine
 from netcheck.net import Nameserver, Network
 from netcheck.profile import load
-from netcheck.runner import Check, Runner
 from tests.loopback_lab import Case, Lab, SuiteRun
 
 PATHS = 8
@@ -95,9 +96,11 @@ def test_pool_widens_for_checks_waiting_on_the_network(lab: Lab, tmp_path: Path)
     path = tmp_path / "profile.toml"
     path.write_text(dropped_profile(20))
     profile = load(path)
-    checks = [Check(kind, t) for kind in ("firewall", "tls") for t in profile.targets(kind)]
+    checks = [
+        Check(kind, t) for kind in ("firewall", "tls") for t in KINDS[kind].plan(profile, None)
+    ]
     network = Network((Nameserver.parse(lab.nameserver),), ca_bundles=(lab.ca_pem,))
-    runner = Runner(network, timeout=1, base=2)
+    runner = Engine(network, timeout=1, base=2)
     start = time.monotonic()
     try:
         results = [future.result() for future in runner.submit(*checks)]

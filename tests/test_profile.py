@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from netcheck.checks import KINDS
 from netcheck.profile import ProfileError, load
 from tests.loopback_lab import REPO
 
@@ -15,30 +16,32 @@ HEAD = '[profile]\nname = "t"\n'
 def test_default_profile_holds_the_checklist() -> None:
     profile = load(REPO / "endpoints.toml")
     urls = {e.url for e in profile.endpoints}
-    firewall = profile.targets("firewall")
+    firewall = KINDS["firewall"].plan(profile, None)
     assert len(firewall) == 20  # the seed's allow-list, CRL URLs included
-    both = profile.targets("firewall", "both")
+    both = KINDS["firewall"].plan(profile, "both")
     assert len(both) == 2 * 20 and [(e.id, e.family) for e in both[:2]] == [
         ("officecdn.microsoft.com", "ipv4"),
         ("officecdn.microsoft.com-ipv6", "ipv6"),
     ]
-    assert {e.family for e in profile.targets("tls", "ipv6")} == {"ipv6"}
+    assert {e.family for e in KINDS["tls"].plan(profile, "ipv6")} == {"ipv6"}
     assert "https://ols.officeapps.live.com/olsc" in urls
-    assert len(profile.targets("crl")) == 4
-    assert all(e.scheme == "http" for e in profile.targets("crl"))
-    assert {e.expect_body for e in profile.targets("ncsi_web")} == {
+    assert len(KINDS["crl"].plan(profile, None)) == 4
+    assert all(e.scheme == "http" for e in KINDS["crl"].plan(profile, None))
+    assert {e.expect_body for e in KINDS["ncsi_web"].plan(profile, None)} == {
         "Microsoft Connect Test",
         "Microsoft NCSI",
     }
-    (ncsi_dns,) = profile.targets("ncsi_dns")
+    (ncsi_dns,) = KINDS["ncsi_dns"].plan(profile, None)
     assert (ncsi_dns.expect_a, ncsi_dns.expect_aaaa) == (
         ("131.107.255.255",),
         ("fd3e:4f5a:5b81::1",),
     )
     assert profile.msoid and profile.msoid.vianet == "clientconfig.partner.microsoftonline-p.net.cn"
-    assert {e.id for e in profile.targets("tls")} == {e.id for e in firewall if e.scheme == "https"}
+    assert {e.id for e in KINDS["tls"].plan(profile, None)} == {
+        e.id for e in firewall if e.scheme == "https"
+    }
     # Activation endpoints must not be inspected: only the public web PKI's roots are expected.
-    (policy,) = {e.tls for e in profile.targets("tls")}
+    (policy,) = {e.tls for e in KINDS["tls"].plan(profile, None)}
     assert policy.interception == "fail" and policy.expected_roots[0] == "public"
     assert "CN=Microsoft Root Certificate Authority 2011" in policy.expected_roots[1]
 
@@ -53,7 +56,7 @@ def test_ids_are_host_and_path_and_domains_merge(tmp_path: Path) -> None:
     )
     profile = load(path, domains=("d.example", "c.example"), tenant="21vianet")
     assert [e.id for e in profile.endpoints] == ["a.example/x", "a.example"]
-    assert [d.name for d in profile.targets("msoid")] == ["c.example", "d.example"]
+    assert [d.name for d in KINDS["msoid"].plan(profile, None)] == ["c.example", "d.example"]
     assert profile.msoid and profile.msoid.tenant == "21vianet"
 
 

@@ -6,6 +6,7 @@ If these fail, Windows reports "No Internet" and Office does not even try to act
 from __future__ import annotations
 
 from netcheck import failures as f
+from netcheck.checks.kind import Kind, endpoints
 from netcheck.failures import Failure, Layer
 from netcheck.net import Network
 from netcheck.profile import DnsName, Endpoint
@@ -55,3 +56,7 @@ def probe_dns(name: DnsName, network: Network, trace: Trace) -> str:
             )
         got.append(f"{rdtype} {', '.join(answer)}")
     return f"{name.name}: {'; '.join(got)}"
+
+
+WEB = Kind("ncsi_web", "ncsi", probe_web, endpoints("ncsi_web"))
+DNS = Kind("ncsi_dns", "ncsi", probe_dns, lambda profile, family: list(profile.dns_names))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 
 from netcheck import failures as f
+from netcheck.checks.kind import Kind, endpoints
 from netcheck.failures import Failure, Layer
 from netcheck.net import LEGACY, Network
 from netcheck.profile import Endpoint
@@ -31,6 +32,9 @@ def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     with sock:
         version, cipher = sock.version(), (sock.cipher() or ("?",))[0]
     return f"negotiated {version} with {cipher}"
+
+
+KIND = Kind("tls", "tls", probe, endpoints("tls"))
 
 
 def _legacy_version(endpoint: Endpoint, network: Network, trace: Trace) -> str | None:

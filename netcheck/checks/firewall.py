@@ -6,6 +6,7 @@ itself (407, a block page, a gateway error) means blocked.
 
 from __future__ import annotations
 
+from netcheck.checks.kind import Kind, endpoints
 from netcheck.net import Network
 from netcheck.profile import Endpoint
 from netcheck.result import Trace
@@ -16,3 +17,6 @@ def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
         endpoint.url, trace, max_bytes=4096, family=endpoint.family, policy=endpoint.tls
     )
     return f"the origin answered HTTP {answer.status} {answer.reason}"
+
+
+KIND = Kind("firewall", "firewall", probe, endpoints("firewall", split=True))

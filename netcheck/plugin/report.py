@@ -13,19 +13,10 @@ import pytest
 from pytest_html import extras
 
 from netcheck.advice import advice_for
-from netcheck.plugin import (
-    BASELINE,
-    FAMILY,
-    FAMILY_TEXT,
-    NETWORK,
-    PROFILE,
-    RESULT,
-    SYSTEM_PROXY,
-    TIMEOUT,
-)
+from netcheck.plugin.keys import RESULT, SETTINGS, SYSTEM_PROXY
+from netcheck.plugin.sites import Matrix, Site, verdict
 from netcheck.result import Result
 from netcheck.results import Baseline, Diff
-from netcheck.sites import Matrix, Site, verdict
 
 COLUMNS = ("check", "endpoint", "layer", "cause", "address", "proxy", "probe_time")
 MATRIX_CSS = (
@@ -51,15 +42,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from pytest_metadata.plugin import metadata_key
 
     config = session.config
-    profile, network = config.stash[PROFILE], config.stash[NETWORK]
+    s = config.stash[SETTINGS]
+    profile, network = s.profile, s.network
     rows = {
         "Profile": f"{profile.name} ({profile.path})",
         "Resolver": network.describe_resolver(),
         "Proxy": network.describe_proxy(),
         **config.stash[SYSTEM_PROXY],
-        "Address families": FAMILY_TEXT[config.stash[FAMILY]],
+        "Address families": s.family_text,
         "CA bundle": ", ".join(map(str, network.trust_files())) or "system trust store only",
-        "Probe timeout": f"{config.stash[TIMEOUT]:g} s",
+        "Probe timeout": f"{s.timeout:g} s",
         "Platform": platform.platform(),
     }
     metadata = config.stash[metadata_key]
@@ -84,7 +76,7 @@ def pytest_html_report_title(report) -> None:
 def pytest_html_results_summary(
     prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
 ) -> None:
-    profile = session.config.stash[PROFILE]
+    profile = session.config.stash[SETTINGS].profile
     prefix.append(
         f"<p>Profile: <b>{escape(profile.name)}</b>. {escape(profile.description)} "
         "Open a failed row to see the evidence and what to do. Expected failures are optional "
@@ -93,7 +85,7 @@ def pytest_html_results_summary(
     )
     recorder = session.config.pluginmanager.get_plugin("netcheck.recorder")
     if recorder and (diff := recorder.diff()):
-        prefix.insert(0, diff_html(diff, session.config.stash[BASELINE]))
+        prefix.insert(0, diff_html(diff, session.config.stash[SETTINGS].baseline))
     if recorder and (sites := recorder.sites()):
         matrix = sites.matrix(recorder.records.values())
         prefix.insert(0, matrix_html(matrix, list(sites.sites.values())))

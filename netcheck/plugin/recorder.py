@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from netcheck import results
-from netcheck.plugin import BASELINE, PROFILE, TIMEOUT, results_path
-from netcheck.sites import Sites, settings, site
+from netcheck.plugin.keys import SETTINGS
+from netcheck.plugin.sites import Sites, settings, site
 
 
 class Recorder:
@@ -19,7 +19,7 @@ class Recorder:
         self.config = config
         self.records: dict[str, results.Record] = {}  # by node id, in the order tests ran
         self.started = time.time()
-        self.path = results_path(config)
+        self.path = config.stash[SETTINGS].results
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         rec = getattr(report, "netcheck", None)
@@ -35,7 +35,7 @@ class Recorder:
         return self.config.pluginmanager.get_plugin("netcheck.sites")
 
     def diff(self) -> results.Diff | None:
-        baseline = self.config.stash[BASELINE]
+        baseline = self.config.stash[SETTINGS].baseline
         return results.Diff.of(self.records.values(), baseline) if baseline else None
 
     @pytest.hookimpl(trylast=True)
@@ -43,7 +43,8 @@ class Recorder:
         if self.path is None or self.config.option.collectonly:
             return
         config = self.config
-        baseline, profile = config.stash[BASELINE], config.stash[PROFILE]
+        s = config.stash[SETTINGS]
+        baseline, profile = s.baseline, s.profile
         head: dict[str, Any] = {
             "created": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
             "duration": round(time.time() - self.started, 3),
@@ -52,8 +53,8 @@ class Recorder:
             "profile": {"name": profile.name, "path": str(profile.path)},
             "settings": {
                 **settings(config),
-                "probe_timeout": config.stash[TIMEOUT],
-                "fail_on": config.option.fail_on,
+                "probe_timeout": s.timeout,
+                "fail_on": s.fail_on,
             },
             "baseline": str(baseline.path) if baseline else None,
             "sites": sites.summary(self.records.values()) if (sites := self.sites()) else None,
@@ -73,7 +74,7 @@ class Recorder:
                 if one.error:
                     tr.line(f"{'':14} {one.error}", red=True)
         if diff := self.diff():
-            baseline = self.config.stash[BASELINE]
+            baseline = self.config.stash[SETTINGS].baseline
             tr.section(f"netcheck: changes since {baseline.path} ({baseline.created})")
             for heading, line in diff.lines():
                 tr.line(f"{heading.upper():14} {line}", red=heading == "newly fails")

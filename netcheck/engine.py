@@ -10,13 +10,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, replace
 
+from netcheck.checks import KINDS, Target
 from netcheck.failures import IPV6_BROKEN, Failure, Skip
 from netcheck.net import Network
-from netcheck.probes import PROBES
-from netcheck.profile import DnsName, Domain, Endpoint
+from netcheck.profile import Endpoint
 from netcheck.result import Deadline, Outcome, Result, Trace
-
-Target = Endpoint | DnsName | Domain
 
 # Checks started at once: enough to keep the CPU busy (DNS, TLS, HTTP parsing cost ~3 ms of
 # CPU per check), few enough that each gets its share before its deadline.
@@ -34,7 +32,7 @@ OVERRUN_GRACE = 10.0
 
 @dataclass(frozen=True)
 class Check:
-    kind: str  # a key of PROBES
+    kind: str  # a key of KINDS
     target: Target
 
     def __str__(self) -> str:
@@ -50,7 +48,7 @@ def run(check: Check, network: Network, timeout: float) -> Result:
         target = check.target
         if _family_variant_through_proxy(target, network):
             raise Skip("through a proxy, the proxy picks IPv4 or IPv6, not this host")
-        result.detail = PROBES[check.kind](target, network, trace)
+        result.detail = KINDS[check.kind].probe(target, network, trace)
         if trace.warnings:
             warning = trace.warnings[0]
             result.outcome, result.layer, result.cause = Outcome.WARN, warning.layer, warning.cause
@@ -91,7 +89,7 @@ def max_concurrency() -> int:
     return max(1, min(MAX_CONCURRENCY, (soft - RESERVED_FILES) // 2))
 
 
-class Runner:
+class Engine:
     """Runs each check once, in threads; results are awaited on demand.
 
     Up to `base` checks start at once. Each check that has run for SLOW seconds is taken to

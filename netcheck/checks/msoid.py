@@ -6,9 +6,10 @@ from __future__ import annotations
 import dns.resolver
 
 from netcheck import failures as f
+from netcheck.checks.kind import Kind
 from netcheck.failures import Failure, Layer
 from netcheck.net import Network
-from netcheck.profile import Domain
+from netcheck.profile import Domain, Profile
 from netcheck.result import Trace
 
 
@@ -45,3 +46,20 @@ def probe(domain: Domain, network: Network, trace: Trace) -> str:
         f"{name} is a CNAME to {target}; expected "
         f"{rule.vianet if vianet_tenant else rule.worldwide + ' or no record'}",
     )
+
+
+def plan(profile: Profile, family: str | None) -> list[Domain]:
+    rule = profile.msoid
+    return [Domain(d, rule) for d in rule.domains] if rule else []
+
+
+KIND = Kind(
+    "msoid",
+    "dns",
+    probe,
+    plan,
+    lambda profile: (
+        "no custom domain given: add --domain=contoso.com (repeatable) or list "
+        "domains in the profile's [msoid] table"
+    ),
+)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from netcheck import results
+from netcheck.plugin.keys import SETTINGS
 
 SITE = "netcheck_site"  # key in xdist's workerinput (the site) and workeroutput (its settings)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -28,7 +29,7 @@ PREFLIGHT_TIMEOUT = 60.0
 # Run on each site before the tests: can its Python run netcheck under xdist?
 PREFLIGHT = """
 try:
-    import netcheck.plugin, xdist.remote
+    import netcheck.plugin.hooks, xdist.remote
     channel.send(None)
 except Exception as exc:
     channel.send(f"cannot import netcheck there: {type(exc).__name__}: {exc}")
@@ -46,7 +47,7 @@ def check_name(name: str, source: str) -> str:
 def site(config: pytest.Config) -> str | None:
     """Where this process probes from: its gateway's id in a --dist each run, else --site."""
     workerinput = getattr(config, "workerinput", {})
-    return workerinput.get(SITE) or config.option.site or None
+    return workerinput.get(SITE) or config.stash[SETTINGS].site
 
 
 def distributed(config: pytest.Config) -> bool:
@@ -56,9 +57,7 @@ def distributed(config: pytest.Config) -> bool:
 
 def settings(config: pytest.Config) -> dict[str, str]:
     """What a site reaches the network with, sent to the controller when the site finishes."""
-    from netcheck.plugin import NETWORK
-
-    network = config.stash[NETWORK]
+    network = config.stash[SETTINGS].network
     return {"resolver": network.describe_resolver(), "proxy": network.describe_proxy()}
 
 

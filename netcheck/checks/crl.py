@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 
 from netcheck import failures as f
+from netcheck.checks.kind import Kind, endpoints
 from netcheck.failures import Failure, Layer
 from netcheck.net import Network
 from netcheck.profile import Endpoint
@@ -45,6 +46,9 @@ def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
             f"nextUpdate {next_update:%Y-%m-%d %H:%M} UTC passed {_ago(now - next_update)} ago",
         )
     return f"CRL of {issuer}, {len(answer.body)} bytes, valid until {next_update}"
+
+
+KIND = Kind("crl", "crl", probe, endpoints("crl"))
 
 
 def parse(body: bytes) -> x509.CertificateRevocationList:

@@ -1,0 +1,283 @@
+"""netcheck's options and the settings a run uses, read once when pytest configures.
+
+Every option has an ini twin (`netcheck_<name>` in pytest.ini) and most an environment
+twin (`NETCHECK_<NAME>`); the command line beats the environment, which beats the ini file.
+A bad value is a UsageError naming where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from netcheck import profile as profiles
+from netcheck import results
+from netcheck.failures import Failure, Skip
+from netcheck.net import Nameserver, Network, Proxy, has_route
+from netcheck.pac import Pac, PacError
+from netcheck.plugin.sites import check_name
+from netcheck.result import Deadline, Trace
+
+T = TypeVar("T")
+DEFAULT_TIMEOUT = 5.0
+FAIL_ON = ("required", "any", "new-required-failures")
+GLOBAL_V6_PROBE = "2001:db8::1"  # any global address: only the routing table is consulted
+FAMILY_TEXT = {
+    "both": "IPv4 and IPv6, each on its own",
+    "ipv4": "IPv4 only (--family=ipv4)",
+    "ipv6": "IPv6 only (--family=ipv6)",
+    None: "IPv4 (no IPv6 route on this machine)",
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # --name on the command line
+    help: str
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    repeat: bool = False  # repeatable; its ini twin is a list of lines, it has no env twin
+
+    @property
+    def dest(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def ini(self) -> str:
+        return f"netcheck_{self.dest}"
+
+    @property
+    def env(self) -> str | None:
+        return None if self.repeat else f"NETCHECK_{self.dest.upper()}"
+
+
+OPTIONS = (
+    Option("endpoints", "profile to check (default: endpoints.toml in the rootdir)", "PATH"),
+    Option(
+        "probe-timeout",
+        f"total deadline of one check, DNS included (default {DEFAULT_TIMEOUT:g})",
+        "SECONDS",
+    ),
+    Option("nameserver", "resolve every name with this DNS server only", "IP[:PORT]", repeat=True),
+    Option("proxy", "http://[user:pass@]host:port, or 'none' to ignore HTTPS_PROXY", "URL"),
+    Option("ca-bundle", "extra trusted CA certificates (PEM), e.g. a TLS-inspection CA", "PATH"),
+    Option(
+        "family",
+        "ipv4 or ipv6: test over this family only; both: the firewall check of each "
+        "dual-stack host once per family (default: both where this machine routes IPv6, "
+        "else as the addresses come, IPv4 first)",
+        choices=profiles.RUN_FAMILIES,
+    ),
+    Option(
+        "tls-interception",
+        "whether TLS interception fails a check or only warns (default: the profile's)",
+        choices=profiles.INTERCEPTION,
+    ),
+    Option(
+        "expected-root",
+        "a root CA the HTTPS endpoints may chain to: RFC 4514 subject, sha256//<base64> SPKI "
+        "pin or 'public' (adds to the profile's expected_roots)",
+        "NAME|PIN",
+        repeat=True,
+    ),
+    Option("pac", "pick the proxy per URL with this proxy auto-config (PAC) file", "URL|FILE"),
+    Option("domain", "custom domain whose MSOID record is checked", "NAME", repeat=True),
+    Option(
+        "tenant",
+        "who operates the tenant (default: the profile's, else worldwide)",
+        choices=profiles.TENANTS,
+    ),
+    Option(
+        "results",
+        "JSON results file (default: results.json next to the HTML report); 'none': off",
+        "PATH",
+    ),
+    Option(
+        "baseline",
+        "an earlier results file: report what newly fails, newly passes, changed cause",
+        "PATH",
+    ),
+    Option(
+        "fail-on",
+        "what fails the run: a failing required check (default), any failing check, or only "
+        "a required check that passed in the --baseline",
+        choices=FAIL_ON,
+    ),
+    Option(
+        "site",
+        "where this run probes from (test ids end in @NAME); with --dist each, each --tx "
+        "gateway's id names its site",
+        "NAME",
+    ),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netcheck", "netcheck network reachability")
+    for opt in OPTIONS:
+        twins = f" [ini: {opt.ini}" + (f", env: {opt.env}]" if opt.env else "]")
+        group.addoption(
+            f"--{opt.name}",
+            dest=opt.dest,
+            action="append" if opt.repeat else "store",
+            default=[] if opt.repeat else None,
+            metavar=opt.metavar,
+            choices=opt.choices,
+            help=opt.help + (" (repeatable)" if opt.repeat else "") + twins,
+        )
+        parser.addini(opt.ini, opt.help, type="linelist" if opt.repeat else "string")
+
+
+def value(config: pytest.Config, name: str) -> tuple[Any, str]:
+    """An option's value and where it came from: command line, environment or ini file."""
+    opt = next(o for o in OPTIONS if o.name == name)
+    given = config.getoption(opt.dest)
+    if given not in (None, []):
+        return given, f"--{opt.name}"
+    if opt.env and (env := os.environ.get(opt.env)):
+        found: Any = env
+        source = opt.env
+    else:
+        found, source = config.getini(opt.ini), f"ini {opt.ini}"
+    if opt.choices and found and found not in opt.choices:
+        raise pytest.UsageError(f"{source}: {found!r} is not one of {', '.join(opt.choices)}")
+    return found or ([] if opt.repeat else None), source
+
+
+def _parsed(config: pytest.Config, name: str, parse: Callable[[Any], T]) -> T:
+    raw, source = value(config, name)
+    try:
+        return parse(raw)
+    except ValueError as exc:  # messages never repeat a --proxy value: it may hold a password
+        raise pytest.UsageError(f"{source}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, from options, environment and ini file."""
+
+    profile: profiles.Profile
+    network: Network
+    timeout: float
+    family: str | None  # a profiles.RUN_FAMILIES value, or None (no IPv6 route: as they come)
+    fail_on: str
+    baseline: results.Baseline | None
+    site: str | None  # --site (an xdist gateway's id overrides it on that worker)
+    results: Path | None  # the JSON results file, None: off
+
+    @property
+    def family_text(self) -> str:
+        return FAMILY_TEXT[self.family]
+
+
+def read(config: pytest.Config) -> Settings:
+    """The run's settings; any problem is a one-line UsageError."""
+    timeout = _parsed(config, "probe-timeout", _timeout)
+    nameservers = _parsed(config, "nameserver", lambda v: tuple(map(Nameserver.parse, v)))
+    proxy_text, _ = value(config, "proxy")
+    proxy = _parsed(config, "proxy", _proxy)
+    bundles = tuple(Path(p) for p in [value(config, "ca-bundle")[0]] if p)
+    network = Network(nameservers, proxy, use_env_proxy=not proxy_text, ca_bundles=bundles)
+    for path in network.trust_files():
+        source = "--ca-bundle" if path in bundles else "REQUESTS_CA_BUNDLE"
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+        except FileNotFoundError:
+            raise pytest.UsageError(f"{source}: {path}: no such file") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise pytest.UsageError(f"{source} {path}: not a PEM CA certificate ({exc})") from None
+    pac_source, source = value(config, "pac")
+    if pac_source:
+        if proxy_text:
+            raise pytest.UsageError("--pac and --proxy exclude each other: give one")
+        try:
+            pac = Pac(pac_source, _pac_script(pac_source, network, timeout))
+        except PacError as exc:
+            raise pytest.UsageError(f"{source}: {exc}") from None
+        network = Network(nameservers, ca_bundles=bundles, pac=pac)
+    domains = _parsed(config, "domain", lambda v: tuple(map(profiles.hostname, v)))
+    roots = _parsed(config, "expected-root", lambda v: tuple(map(profiles.trust_anchor, v)))
+    endpoints, _ = value(config, "endpoints")
+    try:
+        profile = profiles.load(
+            Path(endpoints) if endpoints else config.rootpath / "endpoints.toml",
+            domains=domains,
+            tenant=value(config, "tenant")[0],
+            interception=value(config, "tls-interception")[0],
+            expected_roots=roots,
+        )
+    except profiles.ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    fail_on = value(config, "fail-on")[0] or "required"
+    site, source = value(config, "site")
+    return Settings(
+        profile=profile,
+        network=network,
+        timeout=timeout,
+        # A route lookup only (no packet): does this machine have IPv6 beyond its own links?
+        family=value(config, "family")[0] or ("both" if has_route(GLOBAL_V6_PROBE) else None),
+        fail_on=fail_on,
+        baseline=_baseline(config, fail_on),
+        site=check_name(site, source) if site else None,
+        results=_results_path(config),
+    )
+
+
+def _timeout(raw: str | None) -> float:
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        timeout = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not 0 < timeout <= 600:
+        raise ValueError(f"must be between 0 and 600 s, not {timeout:g}")
+    return timeout
+
+
+def _proxy(raw: str | None) -> Proxy | None:
+    return Proxy.parse(raw) if raw and raw.lower() not in ("none", "direct") else None
+
+
+def _pac_script(source: str, network: Network, timeout: float) -> str:
+    """The PAC file's text, from a file or fetched directly (no proxy) with netcheck's DNS."""
+    if not source.startswith(("http://", "https://")):
+        try:
+            return Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PacError(f"{source}: cannot read: {exc}") from None
+    direct = Network(network.nameservers, use_env_proxy=False, ca_bundles=network.ca_bundles)
+    try:
+        answer = direct.get(source, Trace(Deadline(timeout)), max_bytes=1 << 20)
+    except (Failure, Skip) as exc:
+        raise PacError(f"{source}: cannot download: {exc}") from None
+    if answer.status != 200:
+        raise PacError(f"{source}: HTTP {answer.status} {answer.reason}")
+    return answer.body.decode("utf-8", errors="replace")
+
+
+def _baseline(config: pytest.Config, fail_on: str) -> results.Baseline | None:
+    path, source = value(config, "baseline")
+    if fail_on == "new-required-failures" and not path:
+        raise pytest.UsageError("--fail-on=new-required-failures needs --baseline=PATH")
+    if not path:
+        return None
+    try:
+        return results.Baseline.load(Path(path))
+    except results.ResultsError as exc:
+        raise pytest.UsageError(f"{source}: {exc}") from None
+
+
+def _results_path(config: pytest.Config) -> Path | None:
+    """--results, else results.json next to the HTML report, else reports/ under the rootdir."""
+    chosen, _ = value(config, "results")
+    if chosen:
+        return None if chosen.lower() == "none" else Path(chosen)
+    html = getattr(config.option, "htmlpath", None)
+    return (Path(html).parent if html else config.rootpath / "reports") / "results.json"
