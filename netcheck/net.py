@@ -35,8 +35,9 @@ from netcheck import failures as f
 from netcheck import trust
 from netcheck.failures import Failure, Layer, Skip
 from netcheck.pac import Pac, PacError
-from netcheck.profile import TlsPolicy, is_ip
+from netcheck.profile import TlsPolicy
 from netcheck.result import Deadline, Trace
+from netcheck.url import is_ip
 
 T = TypeVar("T")
 DNS_BACKOFF = 0.1  # dnspython's first back-off between rounds over the nameservers

@@ -8,16 +8,18 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from cryptography import x509
+
+from netcheck.url import Url, hostname, is_ip, redact
 
 CHECKS = ("firewall", "tls", "crl")
 FAMILIES = ("any", "ipv4", "ipv6")
@@ -26,7 +28,6 @@ TENANTS = ("worldwide", "21vianet")
 INTERCEPTION = ("fail", "warn")
 PIN_PREFIX = "sha256//"  # an SPKI pin as curl's --pinnedpubkey writes it
 PUBLIC_ROOTS = "public"  # an expected root: any root of the public web PKI (certifi's bundle)
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
 
 
 class ProfileError(Exception):
@@ -71,22 +72,26 @@ class Endpoint:
             self, family=family, id=base + ("-ipv6" if family == "ipv6" else ""), split=True
         )
 
+    @cached_property
+    def location(self) -> Url:
+        """The URL, parsed (it was normalised when the profile was loaded)."""
+        return Url.parse(self.url, wildcard=True)
+
     @property
     def scheme(self) -> str:
-        return urlsplit(self.url).scheme
+        return self.location.scheme
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
+        return self.location.host
 
     @property
     def port(self) -> int:
-        return urlsplit(self.url).port or (443 if self.scheme == "https" else 80)
+        return self.location.port
 
     @property
     def path(self) -> str:
-        parts = urlsplit(self.url)
-        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return self.location.target
 
 
 @dataclass(frozen=True)
@@ -138,53 +143,17 @@ class Profile:
 # --- validators: each returns the clean value or raises ValueError with a short reason ---
 
 
-def hostname(value: str, *, wildcard: bool = False) -> str:
-    """A host name; with `wildcard`, `*` may stand for part of a label (`*cdn.onenote.net`)."""
-    name = value.rstrip(".").lower()
-    if is_ip(name):
-        raise ValueError(f"{value!r} is an IP address; a host name is required")
-    labels = name.replace("*", "x").split(".") if wildcard else name.split(".")
-    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise ValueError(f"{value!r} is not a valid host name")
-    return name
-
-
-def is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*:)?//[^/?#]*@", re.IGNORECASE)
-
-
-def redact(url: str) -> str:
-    """The URL without any user:password@, for messages."""
-    return _USERINFO.sub(lambda m: f"{m.group(1) or ''}//***@", url, count=1)
-
-
 def _printable(text: str) -> str:
     """Control characters escaped: a message stays on one line."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def http_url(value: str, *, wildcard: bool = False) -> str:
-    shown = redact(value)
-    if shown != value:
-        raise ValueError(f"{shown!r}: credentials (user:password@) do not belong in a profile")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - validates the port
-    except ValueError as exc:
-        raise ValueError(f"{value!r}: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{value!r}: the scheme must be http:// or https://")
-    if not parts.hostname:
-        raise ValueError(f"{value!r} has no host")
-    hostname(parts.hostname, wildcard=wildcard)
-    return value
+    """The URL in its normal form (see netcheck.url), naming a host, not an address."""
+    url = Url.parse(value, wildcard=wildcard)
+    if is_ip(url.host):
+        raise ValueError(f"{value!r}: {url.host} is an IP address; a host name is required")
+    return str(url)
 
 
 def _wildcard_url(value: str) -> str:

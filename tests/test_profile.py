@@ -132,7 +132,7 @@ BAD = [
         "credentials in a url",
         HEAD + '[[endpoint]]\nurl = "https://bob:hunter2@a.example/"\n',
         "endpoint[0] (https://***@a.example/): key 'url': 'https://***@a.example/': "
-        "credentials (user:password@) do not belong in a profile",
+        "credentials (user:password@) are not allowed",
     ),
     ("bad port", HEAD + '[[endpoint]]\nurl = "https://a.example:99999/"\n', "out of range"),
     (

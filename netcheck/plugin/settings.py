@@ -23,6 +23,7 @@ from netcheck.net import Nameserver, Network, Proxy, has_route
 from netcheck.pac import Pac, PacError
 from netcheck.plugin.sites import check_name
 from netcheck.result import Deadline, Trace
+from netcheck.url import hostname
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
@@ -201,7 +202,7 @@ def read(config: pytest.Config) -> Settings:
         except PacError as exc:
             raise pytest.UsageError(f"{source}: {exc}") from None
         network = Network(nameservers, ca_bundles=bundles, pac=pac)
-    domains = _parsed(config, "domain", lambda v: tuple(map(profiles.hostname, v)))
+    domains = _parsed(config, "domain", lambda v: tuple(map(hostname, v)))
     roots = _parsed(config, "expected-root", lambda v: tuple(map(profiles.trust_anchor, v)))
     endpoints, _ = value(config, "endpoints")
     try:
