@@ -67,8 +67,9 @@ def write(path: Path, text: str) -> None:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise MetricsError(f"{path}: cannot write the metrics file: {_reason(exc)}") from exc
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # gone once renamed; left over by any failure
 
 
 def _reason(exc: OSError) -> str:
@@ -77,7 +78,8 @@ def _reason(exc: OSError) -> str:
 
 def _label(value: Any) -> str:
     """A label value: None is the empty value (no label), booleans as PromQL reads them, and
-    what UTF-8 cannot carry (lone surrogates, from a hostile results file) replaced."""
+    what UTF-8 cannot carry replaced (lone surrogates: undecodable bytes of a command-line
+    argument, or a results file's \\udcff escapes)."""
     if value is None:
         return ""
     if isinstance(value, bool):
