@@ -125,7 +125,7 @@ def test_results_file_holds_one_record_per_check(optional: SuiteRun) -> None:
         "outcome": "fail",
         "layer": "tcp",
         "cause": "connection_refused",
-        "detail": "refused.netcheck.test port 443: Connection refused",
+        "detail": "refused.netcheck.test port 443 (198.18.2.1): Connection refused",
         "probe_time": 0,
         "phases": {},
         "addresses": [REFUSED],

@@ -133,6 +133,8 @@ def pytest_terminal_summary(
 def pytest_unconfigure(config: pytest.Config) -> None:
     if ENGINE in config.stash:
         config.stash[ENGINE].close()
+    if SETTINGS in config.stash:
+        config.stash[SETTINGS].network.close()
 
 
 def _result(request: pytest.FixtureRequest) -> Result:

@@ -50,7 +50,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         "Proxy": network.describe_proxy(),
         **config.stash[SYSTEM_PROXY],
         "Address families": s.family_text,
-        "CA bundle": ", ".join(map(str, network.trust_files())) or "system trust store only",
+        "Trust store": network.trust.describe(),
         "Probe timeout": f"{s.timeout:g} s",
         "Platform": platform.platform(),
     }

@@ -7,6 +7,7 @@ A bad value is a UsageError naming where it came from.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 from collections.abc import Callable
@@ -19,11 +20,14 @@ import pytest
 from netcheck import profile as profiles
 from netcheck import results
 from netcheck.failures import Failure, Skip
-from netcheck.net import Nameserver, Network, Proxy, has_route
-from netcheck.pac import Pac, PacError
+from netcheck.net import Nameserver, Network, has_route
+from netcheck.net import proxy as proxies
+from netcheck.net.pac import Pac, PacError, validate
+from netcheck.net.resolve import Resolver
+from netcheck.net.tls import Trust
 from netcheck.plugin.sites import check_name
 from netcheck.result import Deadline, Trace
-from netcheck.url import hostname
+from netcheck.url import Url, hostname, is_ip, redact
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
@@ -66,7 +70,14 @@ OPTIONS = (
         "SECONDS",
     ),
     Option("nameserver", "resolve every name with this DNS server only", "IP[:PORT]", repeat=True),
-    Option("proxy", "http://[user:pass@]host:port, or 'none' to ignore HTTPS_PROXY", "URL"),
+    Option(
+        "proxy",
+        "the proxy: http://[user:pass@]host:port, or where to read it: winhttp (Windows' "
+        "setting, what Office activation uses; the default on Windows), system (Internet "
+        "Options on Windows; System Settings on macOS, the default there), env "
+        "(HTTPS_PROXY/HTTP_PROXY/NO_PROXY; the default elsewhere), or none",
+        "URL|SOURCE",
+    ),
     Option("ca-bundle", "extra trusted CA certificates (PEM), e.g. a TLS-inspection CA", "PATH"),
     Option(
         "family",
@@ -88,6 +99,13 @@ OPTIONS = (
         repeat=True,
     ),
     Option("pac", "pick the proxy per URL with this proxy auto-config (PAC) file", "URL|FILE"),
+    Option(
+        "block-page",
+        "an address a DNS filter answers for blocked names (besides 0.0.0.0, 127.0.0.0/8, "
+        ":: and ::1): such answers fail at the dns layer as blocked",
+        "IP",
+        repeat=True,
+    ),
     Option("domain", "custom domain whose MSOID record is checked", "NAME", repeat=True),
     Option(
         "tenant",
@@ -181,27 +199,22 @@ def read(config: pytest.Config) -> Settings:
     """The run's settings; any problem is a one-line UsageError."""
     timeout = _parsed(config, "probe-timeout", _timeout)
     nameservers = _parsed(config, "nameserver", lambda v: tuple(map(Nameserver.parse, v)))
-    proxy_text, _ = value(config, "proxy")
-    proxy = _parsed(config, "proxy", _proxy)
-    bundles = tuple(Path(p) for p in [value(config, "ca-bundle")[0]] if p)
-    network = Network(nameservers, proxy, use_env_proxy=not proxy_text, ca_bundles=bundles)
-    for path in network.trust_files():
-        source = "--ca-bundle" if path in bundles else "REQUESTS_CA_BUNDLE"
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
-        except FileNotFoundError:
-            raise pytest.UsageError(f"{source}: {path}: no such file") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise pytest.UsageError(f"{source} {path}: not a PEM CA certificate ({exc})") from None
+    block_pages = _parsed(config, "block-page", lambda v: tuple(map(_address, v)))
+    resolver = Resolver(nameservers, block_pages)
+    bundles = _ca_bundles(config)
+    proxy_choice, _ = value(config, "proxy")
     pac_source, source = value(config, "pac")
-    if pac_source:
-        if proxy_text:
-            raise pytest.UsageError("--pac and --proxy exclude each other: give one")
+    if pac_source and proxy_choice:
+        raise pytest.UsageError("--pac and --proxy exclude each other: give one")
+    proxy = _parsed(config, "proxy", lambda v: proxies.source(v if not pac_source else "none"))
+    network = Network(resolver, proxy, Trust(bundles))
+    if pac_source := pac_source or proxy.pac_url:
         try:
-            pac = Pac(pac_source, _pac_script(pac_source, network, timeout))
+            script = _pac_script(pac_source, network, timeout)
+            validate(script, pac_source, timeout)
         except PacError as exc:
             raise pytest.UsageError(f"{source}: {exc}") from None
-        network = Network(nameservers, ca_bundles=bundles, pac=pac)
+        network.pac = Pac(pac_source, script)
     domains = _parsed(config, "domain", lambda v: tuple(map(hostname, v)))
     roots = _parsed(config, "expected-root", lambda v: tuple(map(profiles.trust_anchor, v)))
     endpoints, _ = value(config, "endpoints")
@@ -242,24 +255,48 @@ def _timeout(raw: str | None) -> float:
     return timeout
 
 
-def _proxy(raw: str | None) -> Proxy | None:
-    return Proxy.parse(raw) if raw and raw.lower() not in ("none", "direct") else None
+def _address(raw: str) -> str:
+    if not is_ip(raw.strip()):
+        raise ValueError(f"{raw!r} is not an IP address")
+    return raw.strip()
+
+
+def _ca_bundles(config: pytest.Config) -> tuple[Path, ...]:
+    """--ca-bundle and REQUESTS_CA_BUNDLE: extra trust anchors, each a readable PEM file."""
+    found = []
+    for source, raw in (
+        ("--ca-bundle", value(config, "ca-bundle")[0]),
+        ("REQUESTS_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE")),
+    ):
+        if not raw:
+            continue
+        path = Path(raw)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+        except FileNotFoundError:
+            raise pytest.UsageError(f"{source}: {path}: no such file") from None
+        except (OSError, ssl.SSLError) as exc:
+            raise pytest.UsageError(f"{source}: {path}: not a PEM CA certificate ({exc})") from None
+        found.append(path)
+    return tuple(dict.fromkeys(found))
 
 
 def _pac_script(source: str, network: Network, timeout: float) -> str:
-    """The PAC file's text, from a file or fetched directly (no proxy) with netcheck's DNS."""
+    """The PAC file's text, from a file or fetched directly (no proxy), as Windows does."""
     if not source.startswith(("http://", "https://")):
         try:
             return Path(source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise PacError(f"{source}: cannot read: {exc}") from None
-    direct = Network(network.nameservers, use_env_proxy=False, ca_bundles=network.ca_bundles)
+            raise PacError(f"{redact(source)}: cannot read: {exc}") from None
+    direct = Network(network.resolver, trust=network.trust)
     try:
-        answer = direct.get(source, Trace(Deadline(timeout)), max_bytes=1 << 20)
-    except (Failure, Skip) as exc:
-        raise PacError(f"{source}: cannot download: {exc}") from None
+        url = Url.parse(source)
+        fetch = direct.get(url, Trace(Deadline(timeout)), max_bytes=1 << 20)
+        answer = asyncio.run(asyncio.wait_for(fetch, timeout))
+    except (Failure, Skip, ValueError, TimeoutError) as exc:
+        raise PacError(f"{redact(source)}: cannot download: {exc}") from None
     if answer.status != 200:
-        raise PacError(f"{source}: HTTP {answer.status} {answer.reason}")
+        raise PacError(f"{redact(source)}: HTTP {answer.status} {answer.reason}")
     return answer.body.decode("utf-8", errors="replace")
 
 
