@@ -127,6 +127,13 @@ class Scenario:
     def domains(self) -> list[str]:
         return sorted(self.get("msoid"))
 
+    def run(self, name: str) -> Run:
+        for run in self.runs:
+            if run.name == name:
+                return run
+        have = ", ".join(r.name for r in self.runs)
+        raise ScenarioError(f"scenario {self.name}: no run {name!r} (have: {have})")
+
 
 def _check(table: dict, schema: dict, where: str) -> None:
     for key, value in table.items():
@@ -137,12 +144,15 @@ def _check(table: dict, schema: dict, where: str) -> None:
 
 
 def load(name_or_path: str | Path) -> Scenario:
-    path = Path(name_or_path)
-    if not path.suffix:
+    path = Path(name_or_path).absolute()  # a lab's state names it wherever `down` runs
+    if not Path(name_or_path).suffix:
         path = SCENARIOS / f"{name_or_path}.toml"
     if not path.is_file():
         raise ScenarioError(f"no scenario {name_or_path!r} (have: {', '.join(names())})")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
     _check(data, {"description": str, "network": dict, "sites": dict, "run": list}, str(path))
     network = data.get("network", {})
     _check(network, NETWORK_KEYS, f"{path}: [network]")

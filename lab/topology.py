@@ -23,12 +23,12 @@ from pathlib import Path
 from lab import content, render
 from lab.plan import DNS4, EDGE_CORP_IP, PROXY_PORT, Plan
 from lab.plan import make as make_plan
-from lab.scenario import Scenario
+from lab.scenario import Scenario, ScenarioError
 from lab.scenario import load as load_scenario
 from lab.supervisor import LabError, Supervisor, kill, sh
 from netcheck import profile as profiles
 
-STATE = Path("/run/netcheck-lab")  # one JSON file per lab that is up
+STATE = Path(os.environ.get("NETCHECK_LAB_STATE", "/run/netcheck-lab"))  # a file per lab up
 NETNS_ETC = Path("/etc/netns")  # ip netns exec bind-mounts /etc/netns/<ns>/FILE over /etc/FILE
 REPO = Path(__file__).resolve().parent.parent
 BINARIES = ("ip", "nft", "dnsmasq", "unbound", "nginx", "squid")
@@ -178,6 +178,7 @@ class Lab:
     def save(self) -> None:
         state = {
             "id": self.id,
+            "checkout": str(REPO),  # `lab down` without ids tears down its own checkout's
             "scenario": str(self.scenario.path),
             "dir": str(self.dir),
             "namespaces": self.namespaces,
@@ -188,7 +189,11 @@ class Lab:
     @classmethod
     def from_state(cls, path: Path) -> Lab:
         state = json.loads(path.read_text())
-        lab = cls(load_scenario(state["scenario"]), id=state["id"])
+        try:
+            scenario = load_scenario(state["scenario"])
+        except ScenarioError:  # its file is gone: tearing down does not need it
+            scenario = Scenario(Path(state["scenario"]).stem, Path(state["scenario"]), "")
+        lab = cls(scenario, id=state["id"])
         lab.dir, lab.namespaces = Path(state["dir"]), state["namespaces"]
         lab.daemons = Supervisor(lab.dir)
         lab.daemons.pids = state["pids"]
