@@ -25,7 +25,10 @@ from lab import scenario as scenarios
 from lab.suite import run_suite, suite_argv
 from lab.topology import REPO, STATE, Lab, LabError, missing_binaries
 
-PACKAGES = "iproute2 util-linux nftables dnsmasq-base unbound nginx-light squid-openssl openssl"
+PACKAGES = (
+    "iproute2 util-linux nftables dnsmasq-base unbound nginx-light squid-openssl openssl"
+    " krb5-kdc krb5-admin-server krb5-user curl"
+)
 ISOLATED = "NETCHECK_LAB_ISOLATED"
 
 
@@ -130,6 +133,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise LabError(f"--report {args.report}: {exc.strerror}") from None
     print(f"scenario {scenario.name}: {' '.join(scenario.description.split())}")
+    for gap in run.gaps:
+        print(f"note: {gap}: the verdicts will differ from the scenario's (those it should report)")
     with tempfile.TemporaryDirectory(prefix="netcheck-lab-demo-") as out, Lab(scenario) as lab:
         print(f"lab {lab.id} is up; running the suite in {lab.corp} (run {run.name!r})")
         result = run_suite(lab, run, Path(out), html=report)

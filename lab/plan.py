@@ -44,6 +44,7 @@ PROXY_FQDN = f"proxy.{CORP_DOMAIN}"  # squid, and its Kerberos service name HTTP
 KDC_FQDN = f"kdc.{CORP_DOMAIN}"  # the MIT KDC, on the edge like the proxy
 PROXY_PORT = 3128
 REALM = "CORP.LAB.TEST"
+USER = "netcheck"  # the desktop user: the proxy's and the realm's
 
 
 @dataclass(frozen=True)

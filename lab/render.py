@@ -9,15 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab import content
+from lab.kerberos import SERVICE, Realm
 from lab.plan import (
+    CORP_DOMAIN,
     DNS4,
     DNS6,
     EDGE_CORP_IP,
     EDGE_CORP_IP6,
     INET_LINK,
+    KDC_FQDN,
     PORTAL4,
     PORTAL6,
+    PROXY_FQDN,
     PROXY_PORT,
+    REALM,
     UNREACHABLE_DNS,
     Plan,
 )
@@ -26,7 +31,7 @@ from netcheck import profile as profiles
 
 TEMPLATES = Path(__file__).parent / "templates"
 CERTGEN = "/usr/lib/squid/security_file_certgen"  # squid-openssl's certificate forger
-BASIC_AUTH = "/usr/lib/squid/basic_ncsa_auth"
+HELPERS = Path("/usr/lib/squid")  # squid's authentication helpers
 
 
 def template(name: str, **values: object) -> str:
@@ -93,7 +98,12 @@ def dnsmasq(
 
 
 def unbound(scenario: Scenario, directory: Path) -> str:
-    """The corporate resolver (on the edge), forwarding to the internet's DNS."""
+    """The corporate resolver (on the edge), forwarding to the internet's DNS; it answers
+    for the corporate zone itself: the proxy and the KDC, both on the edge."""
+    corp = "\n".join(
+        [f'  local-zone: "{CORP_DOMAIN}." static']
+        + [f'  local-data: "{name}. A {EDGE_CORP_IP}"' for name in (PROXY_FQDN, KDC_FQDN)]
+    )
     zones = "\n".join(
         f'forward-zone:\n  name: "{name}"\n  forward-addr: {UNREACHABLE_DNS}'
         for name in scenario.get("servfail")
@@ -104,6 +114,7 @@ def unbound(scenario: Scenario, directory: Path) -> str:
         listen6=EDGE_CORP_IP6,
         dir=directory,
         upstream=DNS4,
+        corp_zone=corp,
         servfail_zones=zones,
     )
 
@@ -115,14 +126,8 @@ def nginx(directory: Path) -> str:
 
 def squid(scenario: Scenario, directory: Path) -> str:
     """The corporate proxy (on the edge): authentication, denied domains, TLS inspection."""
-    auth = ""
-    if scenario.get("proxy_auth"):
-        auth = (
-            f"auth_param basic program {BASIC_AUTH} {directory}/squid.passwd\n"
-            'auth_param basic realm "netcheck lab proxy"\n'
-            "acl authenticated proxy_auth REQUIRED\n"
-            "http_access deny !authenticated"
-        )
+    scheme = scenario.get("proxy_auth")
+    auth = "\n".join(squid_auth(scheme, directory)) if scheme else ""
     deny = ""
     if denied := scenario.get("proxy_deny"):
         deny = f"acl denied dstdomain {' '.join(denied)}\nhttp_access deny denied"
@@ -137,6 +142,39 @@ def squid(scenario: Scenario, directory: Path) -> str:
         bump_port=bump_port,
         bump=bump,
     )
+
+
+def squid_auth(scheme: str, directory: Path) -> list[str]:
+    """squid's rules requiring authentication (407 without): basic against a password file;
+    NTLM with squid's fake helper (it accepts any user and password: checking them needs a
+    domain controller); Negotiate with Kerberos tickets for HTTP/<proxy fqdn>, checked
+    against its keytab."""
+    if scheme == "basic":
+        params = [
+            f"auth_param basic program {HELPERS}/basic_ncsa_auth {directory}/squid.passwd",
+            'auth_param basic realm "netcheck lab proxy"',
+        ]
+    else:
+        helper = {
+            "ntlm": f"{HELPERS}/ntlm_fake_auth",
+            "negotiate": f"{HELPERS}/negotiate_kerberos_auth"
+            f" -k {Realm.of(directory).proxy_keytab} -s {SERVICE}",
+        }[scheme]
+        params = [
+            f"auth_param {scheme} program {helper}",
+            f"auth_param {scheme} children 2 startup=1",
+            f"auth_param {scheme} keep_alive on",
+        ]
+    return [*params, "acl authenticated proxy_auth REQUIRED", "http_access deny !authenticated"]
+
+
+def krb5_conf() -> str:
+    return template("krb5.conf", realm=REALM, kdc=KDC_FQDN, domain=CORP_DOMAIN)
+
+
+def kdc_conf(directory: Path) -> str:
+    """The KDC's own configuration: its database and log in `directory` (<lab dir>/krb5)."""
+    return template("kdc.conf", realm=REALM, listen=EDGE_CORP_IP, dir=directory)
 
 
 def squid_bump(scenario: Scenario, directory: Path) -> tuple[str, str]:

@@ -9,6 +9,9 @@ With [sites.NAME] tables the lab has one more corporate network per site behind 
 edge, each with its own firewall rules (`drop`, `reject`), and a run probes from all of
 them at once (pytest-xdist --dist each, one gateway per site): test ids end in `@NAME`.
 
+A run may need client features netcheck does not have yet (`needs`, see CLIENT_GAPS): its
+verdicts are those netcheck should report, and the self-tests skip it until the gap closes.
+
 Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
 beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, which beats
 `*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
@@ -38,7 +41,7 @@ NETWORK_KEYS = {
     "proxy": bool,  # run squid on the corporate side
     "proxy_only": bool,  # the firewall blocks all direct egress from the corporate side
     "proxy_deny": list,  # squid dstdomain ACL entries that are denied (403)
-    "proxy_auth": bool,  # squid requires basic auth (407 without credentials)
+    "proxy_auth": str,  # squid requires "basic", "ntlm" or "negotiate" (Kerberos) auth
     "proxy_bump": bool,  # squid inspects TLS (ssl-bump) with a corp CA the client trusts
     "proxy_splice": list,  # with proxy_bump: server names squid tunnels without inspecting
 }
@@ -48,13 +51,24 @@ SITE_KEYS = {
 }
 SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,9}")
 ROLES = ("corp", "edge", "inet")
+PROXY_AUTH = ("basic", "ntlm", "negotiate")
 RUN_KEYS = {
     "name": str,
     "proxy": str,
     "max_seconds": (int, float),
+    "needs": list,  # client features the expected verdicts assume (see CLIENT_GAPS)
     "expect": dict,
 }
-PROXY_MODES = ("", "anonymous", "credentials")
+# "credentials": user and password in --proxy (basic, NTLM); "kerberos": the ticket cache
+# the lab obtained with kinit in KRB5CCNAME, and no password.
+PROXY_MODES = ("", "anonymous", "credentials", "kerberos")
+FEATURES = ("ntlm", "negotiate")
+# Features netcheck's client lacks: a run that needs one is skipped with its reason. Delete
+# an entry once the client has the feature, and the self-tests hold it to the scenarios.
+CLIENT_GAPS = {
+    "ntlm": "netcheck client: NTLM/Negotiate not implemented yet",
+    "negotiate": "netcheck client: NTLM/Negotiate not implemented yet",
+}
 MSOID_TARGETS = ("worldwide", "21vianet", "absent")
 DEFAULT_MSOID = {"contoso.test": "worldwide", "fabrikam.test": "absent"}
 
@@ -85,9 +99,15 @@ class Verdict:
 @dataclass(frozen=True)
 class Run:
     name: str
-    proxy: str  # "" (direct), "anonymous" or "credentials"
+    proxy: str  # one of PROXY_MODES; "" is direct
     max_seconds: float
     expect: dict[str, Verdict]
+    needs: tuple[str, ...] = ()
+
+    @property
+    def gaps(self) -> list[str]:
+        """Why netcheck cannot report this run's verdicts yet (empty: it can)."""
+        return sorted({CLIENT_GAPS[n] for n in self.needs if n in CLIENT_GAPS})
 
     def keys(self, test_ids: list[str]) -> dict[str, str | None]:
         """The expect key that decides each test's verdict (None: it must pass)."""
@@ -168,18 +188,27 @@ def load(name_or_path: str | Path) -> Scenario:
     for domain, target in network.get("msoid", {}).items():
         if target not in MSOID_TARGETS:
             raise ScenarioError(f"{path}: [network] msoid {domain}: one of {MSOID_TARGETS}")
+    auth = network.get("proxy_auth", "")
+    if auth and auth not in PROXY_AUTH:
+        raise ScenarioError(f"{path}: [network] proxy_auth: one of {PROXY_AUTH}")
     runs = []
     for i, run in enumerate(data.get("run", [{}])):
         where = f"{path}: [[run]] #{i + 1}"
         _check(run, RUN_KEYS, where)
         if run.get("proxy", "") not in PROXY_MODES:
             raise ScenarioError(f"{where}: proxy must be one of {PROXY_MODES}")
+        fits = {"credentials": ("basic", "ntlm"), "kerberos": ("negotiate",)}
+        if run.get("proxy") in fits and auth not in fits[run["proxy"]]:
+            raise ScenarioError(f"{where}: proxy {run['proxy']!r} does not fit proxy_auth")
+        if unknown := set(run.get("needs", [])) - set(FEATURES):
+            raise ScenarioError(f"{where}: needs: unknown {sorted(unknown)} (have {FEATURES})")
         try:
             expect = {k: Verdict.parse(v) for k, v in run.get("expect", {}).items()}
         except (ValueError, AttributeError) as exc:
             raise ScenarioError(f"{where}: expect: {exc}") from None
         name, proxy = run.get("name", "default"), run.get("proxy", "")
-        runs.append(Run(name, proxy, run.get("max_seconds", 60), expect))
+        needs = tuple(run.get("needs", []))
+        runs.append(Run(name, proxy, run.get("max_seconds", 60), expect, needs))
     description = data.get("description", "")
     return Scenario(path.stem, path, description, network, tuple(runs), sites)
 

@@ -31,16 +31,20 @@ class SuiteRun:
     output: str
     verdicts: dict[str, Verdict]
     html: Path
+    junit: Path
     optional: set[str]  # tests whose failure does not fail the run (required = false)
     results: dict  # the JSON results file ({} if none was written)
 
 
 def suite_argv(lab: Lab, run: Run) -> list[str]:
-    """The suite's command line, as a user in the corporate network would type it; with
-    sites, one xdist gateway per site runs the checks in that site's namespace. The lab CA
-    stands for the public web PKI: it is an expected root, as certifi's roots are."""
+    """The suite's command line, as a user in the corporate network would type it (after
+    `env` and the Kerberos variables for a "kerberos" run); with sites, one xdist gateway
+    per site runs the checks in that site's namespace. The lab CA stands for the public web
+    PKI: it is an expected root, as certifi's roots are."""
     lab_ca = x509.load_pem_x509_certificate(lab.ca_bundle.read_bytes())
+    env = lab.client_env(run.proxy)
     argv = [
+        *(["env", *(f"{k}={v}" for k, v in env.items())] if env else []),
         sys.executable,
         "-m",
         "pytest",
@@ -82,4 +86,4 @@ def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> Su
     optional = optional_tests(junit) if junit.exists() else set()
     output = proc.stdout + proc.stderr
     data = json.loads(results.read_text()) if results.exists() else {}
-    return SuiteRun(argv, proc.returncode, seconds, output, verdicts, html, optional, data)
+    return SuiteRun(argv, proc.returncode, seconds, output, verdicts, html, junit, optional, data)

@@ -20,8 +20,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import content, render
-from lab.plan import DNS4, EDGE_CORP_IP, PROXY_PORT, Plan
+from lab import content, kerberos, render
+from lab.kerberos import Realm
+from lab.plan import DNS4, EDGE_CORP_IP, PROXY_FQDN, PROXY_PORT, USER, Plan
 from lab.plan import make as make_plan
 from lab.scenario import Scenario, ScenarioError
 from lab.scenario import load as load_scenario
@@ -31,14 +32,14 @@ from netcheck import profile as profiles
 STATE = Path(os.environ.get("NETCHECK_LAB_STATE", "/run/netcheck-lab"))  # a file per lab up
 NETNS_ETC = Path("/etc/netns")  # ip netns exec bind-mounts /etc/netns/<ns>/FILE over /etc/FILE
 REPO = Path(__file__).resolve().parent.parent
-BINARIES = ("ip", "nft", "dnsmasq", "unbound", "nginx", "squid")
-PROXY_USER, PROXY_PASSWORD = "netcheck", "lab-secret"
+BINARIES = ("ip", "nft", "dnsmasq", "unbound", "nginx", "squid", "krb5kdc", "kadmin.local", "kinit")
 # Where each daemon must listen before the lab goes on.
 READY = {
     "dnsmasq": [("udp", f"{DNS4}:53")],
     "unbound": [("udp", f"{EDGE_CORP_IP}:53")],
     "nginx": [("tcp", "0.0.0.0:443"), ("tcp", "[::]:443")],
     "squid": [("tcp", f"{EDGE_CORP_IP}:{PROXY_PORT}")],
+    "krb5kdc": kerberos.KDC_READY,
 }
 
 
@@ -97,11 +98,23 @@ class Lab:
         desktop = self.dir / "desktop-ca.pem"
         return desktop if desktop.exists() else self.ca_bundle
 
+    @property
+    def password(self) -> str:
+        """The desktop user's password for the proxy: made at lab start, kept in its dir."""
+        assert self.dir
+        return (self.dir / "secrets" / "password").read_text()
+
     def proxy_url(self, mode: str) -> str | None:
+        """--proxy for a run's proxy mode: none, anonymous, the user's credentials, or none
+        for Kerberos (the ticket cache is in client_env)."""
         if not mode:
             return None
-        user = f"{PROXY_USER}:{PROXY_PASSWORD}@" if mode == "credentials" else ""
-        return f"http://{user}{EDGE_CORP_IP}:{PROXY_PORT}"
+        user = f"{USER}:{self.password}@" if mode == "credentials" else ""
+        return f"http://{user}{PROXY_FQDN}:{PROXY_PORT}"
+
+    def client_env(self, mode: str) -> dict[str, str]:
+        """What a desktop process's environment needs for a run's proxy mode."""
+        return Realm.of(self.dir).client_env if mode == "kerberos" and self.dir else {}
 
     # --- lifecycle ---
 
@@ -127,6 +140,8 @@ class Lab:
         self.daemons = Supervisor(self.dir, self.save)
         self.save()
         self.dir.chmod(0o755)  # squid reads its configuration as the proxy user
+        (self.dir / "secrets").mkdir(mode=0o700)
+        (self.dir / "secrets" / "password").write_text(secrets.token_urlsafe(12))
         profile = profiles.load(REPO / "endpoints.toml")
         hosts = content.hosts(profile)
         ca = content.pki(hosts, self.dir)
@@ -229,9 +244,12 @@ class Lab:
         logs = self.dir / "squid"
         logs.mkdir()
         shutil.chown(logs, user="proxy")
-        if self.scenario.get("proxy_auth"):
-            digest = sh("openssl", "passwd", "-1", PROXY_PASSWORD).strip()
-            self._write("squid.passwd", f"{PROXY_USER}:{digest}\n")
+        auth = self.scenario.get("proxy_auth")
+        if auth == "basic":
+            digest = sh("openssl", "passwd", "-1", "-stdin", input=self.password).strip()
+            self._write("squid.passwd", f"{USER}:{digest}\n")
+        if auth == "negotiate":
+            self._kdc()
         if self.scenario.get("proxy_bump"):
             content.corp_ca(self.dir)
             shutil.chown(self.dir / "corp-ca.key", user="proxy")
@@ -240,15 +258,38 @@ class Lab:
             for path in (db, *db.rglob("*")):
                 shutil.chown(path, user="proxy")
         self._write("squid.conf", render.squid(self.scenario, self.dir))
-        self._start("squid", "edge", "squid -N -f {dir}/squid.conf", log=logs / "cache.log")
+        env = Realm.of(self.dir).server_env if auth == "negotiate" else None
+        self._start(
+            "squid", "edge", "squid -N -f {dir}/squid.conf", log=logs / "cache.log", env=env
+        )
+
+    def _kdc(self) -> None:
+        """The corporate realm's KDC on the edge, and the desktop user's ticket in corp."""
+        assert self.dir
+        realm = Realm.of(self.dir)
+        realm.dir.mkdir(mode=0o755)
+        realm.conf.write_text(render.krb5_conf())
+        realm.kdc_conf.write_text(render.kdc_conf(realm.dir))
+        kerberos.provision(realm)
+        self._start(
+            "krb5kdc", "edge", "krb5kdc -n", log=realm.dir / "krb5kdc.log", env=realm.server_env
+        )
+        kerberos.kinit(realm, self.corp)
 
     # --- daemons ---
 
-    def _start(self, name: str, role: str, command: str, log: Path | None = None) -> None:
+    def _start(
+        self,
+        name: str,
+        role: str,
+        command: str,
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Start a daemon (`command`, {dir} is the lab's directory) in a role's namespace."""
         assert self.daemons
         argv = command.format(dir=self.dir).split()
-        self.daemons.start(name, self.ns(role), argv, ready=READY[name], log=log)
+        self.daemons.start(name, self.ns(role), argv, ready=READY[name], log=log, env=env)
 
     def _write(self, name: str, text: str) -> None:
         assert self.dir

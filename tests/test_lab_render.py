@@ -138,12 +138,46 @@ def test_resolver_sends_servfail_zones_nowhere() -> None:
 
 def test_proxy_auth_and_deny() -> None:
     text = render.squid(scenarios.load("proxy-auth"), DIR)
-    assert f"auth_param basic program {render.BASIC_AUTH} {DIR}/squid.passwd" in text
+    assert f"auth_param basic program {render.HELPERS}/basic_ncsa_auth {DIR}/squid.passwd" in text
     # Authentication first (407), then the denied domains (403), then the rest.
     order = ["http_access deny !authenticated", "http_access deny denied", "http_access allow"]
     assert [text.index(x) for x in order] == sorted(text.index(x) for x in order)
     assert "acl denied dstdomain .msauthimages.net ajax.aspnetcdn.com" in text
     assert "ssl-bump" not in text
+
+
+@pytest.mark.parametrize(
+    ("name", "helper"),
+    [
+        ("proxy-ntlm", "auth_param ntlm program /usr/lib/squid/ntlm_fake_auth"),
+        (
+            "proxy-negotiate",
+            f"auth_param negotiate program /usr/lib/squid/negotiate_kerberos_auth -k {DIR}/krb5/"
+            "proxy.keytab -s HTTP/proxy.corp.lab.test@CORP.LAB.TEST",
+        ),
+    ],
+)
+def test_proxy_ntlm_and_negotiate(name: str, helper: str) -> None:
+    text = render.squid(scenarios.load(name), DIR)
+    assert helper in text.splitlines()
+    assert "keep_alive on" in text and "basic" not in text
+    assert text.index("http_access deny !authenticated") < text.index("http_access deny denied")
+
+
+def test_corporate_names_resolve_to_the_edge() -> None:
+    text = render.unbound(scenarios.load("healthy"), DIR)
+    assert 'local-zone: "corp.lab.test." static' in text
+    assert 'local-data: "proxy.corp.lab.test. A 198.18.0.1"' in text
+    assert 'local-data: "kdc.corp.lab.test. A 198.18.0.1"' in text
+
+
+def test_kerberos_realm_without_dns_lookups() -> None:
+    client = render.krb5_conf()
+    assert "default_realm = CORP.LAB.TEST" in client and "kdc = kdc.corp.lab.test" in client
+    for setting in ("dns_lookup_kdc", "dns_lookup_realm", "dns_canonicalize_hostname", "rdns"):
+        assert f"{setting} = false" in client
+    kdc = render.kdc_conf(DIR / "krb5")
+    assert "kdc_listen = 198.18.0.1:88" in kdc and f"database_name = {DIR}/krb5/principal" in kdc
 
 
 def test_proxy_inspection_bumps_all_but_the_spliced() -> None:
