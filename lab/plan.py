@@ -35,7 +35,8 @@ HOSTS6 = ipaddress.ip_network("2001:db8:1:1::/64")
 DNS4, DNS6 = "198.19.0.53", "2001:db8:1::53"  # the internet's authoritative DNS
 PORTAL4, PORTAL6 = "198.19.2.1", "2001:db8:1:2::1"  # the captive portal
 UNREACHABLE_DNS = "198.18.255.254"  # no route anywhere: the SERVFAIL zones' "server"
-DEAD4 = "198.19.3.1"  # routed to inet, where no host has it: connections time out
+# Routed to inet, where no host has them: connections time out.
+DEAD4, DEAD6 = "198.19.3.1", "2001:db8:1:3::1"
 # 198.19.255.1 is the wrong NCSI answer of scenarios/ncsi-dns-wrong.toml (no host has it).
 
 # The corporate side's own names, served by the corporate resolver (unbound on the edge).

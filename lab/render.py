@@ -48,6 +48,14 @@ def resolv_conf(lab_id: str) -> str:
     return f"# netcheck lab {lab_id}: the corporate resolver\nnameserver {EDGE_CORP_IP}\n"
 
 
+def hosts_file(lab_id: str, pins: dict[str, list[str]]) -> str:
+    """A desktop's /etc/hosts: loopback, and names pinned to addresses (name -> addresses)."""
+    lines = [f"# netcheck lab {lab_id}: the desktop's hosts file", "127.0.0.1 localhost"]
+    lines += ["::1 localhost ip6-localhost ip6-loopback"]
+    lines += [f"{a} {name}" for name, addresses in pins.items() for a in addresses]
+    return "\n".join(lines) + "\n"
+
+
 def nftables(scenario: Scenario, plan: Plan, hosts: list[content.Host]) -> str:
     """The edge's firewall: the network's rules, then each site's, matched on its interface."""
     by_name = {h.name: h for h in hosts}

@@ -19,6 +19,7 @@ beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, whic
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 import xml.etree.ElementTree as ET
@@ -44,6 +45,7 @@ NETWORK_KEYS = {
     "proxy_auth": str,  # squid requires "basic", "ntlm" or "negotiate" (Kerberos) auth
     "proxy_bump": bool,  # squid inspects TLS (ssl-bump) with a corp CA the client trusts
     "proxy_splice": list,  # with proxy_bump: server names squid tunnels without inspecting
+    "hosts": dict,  # the corporate desktop's /etc/hosts: name -> address or [addresses]
 }
 SITE_KEYS = {
     "drop": list,  # host names this site's packets to are dropped at the edge
@@ -62,12 +64,13 @@ RUN_KEYS = {
 # "credentials": user and password in --proxy (basic, NTLM); "kerberos": the ticket cache
 # the lab obtained with kinit in KRB5CCNAME, and no password.
 PROXY_MODES = ("", "anonymous", "credentials", "kerberos")
-FEATURES = ("ntlm", "negotiate")
+FEATURES = ("ntlm", "negotiate", "os-resolver")
 # Features netcheck's client lacks: a run that needs one is skipped with its reason. Delete
 # an entry once the client has the feature, and the self-tests hold it to the scenarios.
 CLIENT_GAPS = {
     "ntlm": "netcheck client: NTLM/Negotiate not implemented yet",
     "negotiate": "netcheck client: NTLM/Negotiate not implemented yet",
+    "os-resolver": "netcheck client: the OS resolver (hosts file) is not used yet",
 }
 MSOID_TARGETS = ("worldwide", "21vianet", "absent")
 DEFAULT_MSOID = {"contoso.test": "worldwide", "fabrikam.test": "absent"}
@@ -144,6 +147,12 @@ class Scenario:
         return self.network.get(key, default)
 
     @property
+    def hosts(self) -> dict[str, list[str]]:
+        """The corporate desktop's hosts file: name -> its addresses."""
+        pins = self.get("hosts")
+        return {name: [a] if isinstance(a, str) else a for name, a in pins.items()}
+
+    @property
     def domains(self) -> list[str]:
         return sorted(self.get("msoid"))
 
@@ -188,6 +197,12 @@ def load(name_or_path: str | Path) -> Scenario:
     for domain, target in network.get("msoid", {}).items():
         if target not in MSOID_TARGETS:
             raise ScenarioError(f"{path}: [network] msoid {domain}: one of {MSOID_TARGETS}")
+    for host, pins in network.get("hosts", {}).items():
+        for address in [pins] if isinstance(pins, str) else pins:
+            try:
+                ipaddress.ip_address(address)
+            except (TypeError, ValueError):
+                raise ScenarioError(f"{path}: [network] hosts {host}: {address!r}") from None
     auth = network.get("proxy_auth", "")
     if auth and auth not in PROXY_AUTH:
         raise ScenarioError(f"{path}: [network] proxy_auth: one of {PROXY_AUTH}")

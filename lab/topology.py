@@ -226,9 +226,11 @@ class Lab:
             self.namespaces.append(ns)
             self.save()
             sh("ip", "-n", ns, "link", "set", "lo", "up")
-        for role in ["corp", *self.scenario.sites]:
+        for role in ["corp", *self.scenario.sites]:  # the desktops' resolver configuration
             etc = shared_dir(NETNS_ETC / p.ns(role))
             (etc / "resolv.conf").write_text(render.resolv_conf(self.id))
+            pins = self.scenario.hosts if role == "corp" else {}
+            (etc / "hosts").write_text(render.hosts_file(self.id, pins))
         for command in p.veth_commands():
             sh(*command)
         addresses = [a for h in hosts for a in (h.v4, h.v6) if a]

@@ -188,6 +188,28 @@ def test_proxy_inspection_bumps_all_but_the_spliced() -> None:
     assert "auth_param" not in text
 
 
+def test_hosts_file_pins_both_families() -> None:
+    text = render.hosts_file("nc-1-abcd", scenarios.load("hosts-file").hosts)
+    lines = text.splitlines()
+    assert lines[1:3] == ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
+    assert lines[3:] == [
+        "0.0.0.0 activation.sls.microsoft.com",
+        ":: activation.sls.microsoft.com",
+        "127.0.0.1 ols.officeapps.live.com",
+        "::1 ols.officeapps.live.com",
+        f"{plan.DEAD4} crl.microsoft.com",
+        f"{plan.DEAD6} crl.microsoft.com",
+    ]
+    assert render.hosts_file("x", {}).count("\n") == 3  # a comment and loopback only
+
+
+def test_bad_hosts_pin_names_the_host(tmp_path: Path) -> None:
+    path = tmp_path / "pins.toml"
+    path.write_text('[network]\nhosts = { "crl.microsoft.com" = "dead" }\n')
+    with pytest.raises(scenarios.ScenarioError, match=r"hosts crl\.microsoft\.com: 'dead'"):
+        scenarios.load(path)
+
+
 def test_web_servers_and_portal() -> None:
     text = render.nginx(DIR)
     assert f"root {DIR}/www/$host;" in text
