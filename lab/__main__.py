@@ -27,7 +27,7 @@ from lab.topology import REPO, STATE, Lab, LabError, missing_binaries
 
 PACKAGES = (
     "iproute2 util-linux nftables dnsmasq-base unbound nginx-light squid-openssl openssl"
-    " krb5-kdc krb5-admin-server krb5-user curl"
+    " krb5-kdc krb5-admin-server krb5-user openssh-server openssh-client curl"
 )
 ISOLATED = "NETCHECK_LAB_ISOLATED"
 

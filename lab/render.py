@@ -70,6 +70,9 @@ def nftables(scenario: Scenario, plan: Plan, hosts: list[content.Host]) -> str:
         return v4, v6
 
     corp_if = plan.inside[0].edge_if
+    for site in plan.sites:  # the controller in corp reaches the ssh sites' sshd
+        if "ssh" in s.sites[site.name]:
+            forward.append(f'iifname "{corp_if}" oifname "{site.iface}" tcp dport 22 accept')
     if s.get("captive_portal"):
         nat.append(f'iifname "{corp_if}" tcp dport 80 dnat ip to {PORTAL4}')
         nat.append(f'iifname "{corp_if}" tcp dport 80 dnat ip6 to {PORTAL6}')
@@ -183,6 +186,16 @@ def krb5_conf() -> str:
 def kdc_conf(directory: Path) -> str:
     """The KDC's own configuration: its database and log in `directory` (<lab dir>/krb5)."""
     return template("kdc.conf", realm=REALM, listen=EDGE_CORP_IP, dir=directory)
+
+
+def sshd_config(address: str, directory: Path) -> str:
+    """A site's sshd: on its address, its host key and authorized_keys in `directory`."""
+    return template("sshd_config", listen=address, dir=directory)
+
+
+def ssh_config(directory: Path) -> str:
+    """The controller's ssh client options (-F), its key and known_hosts in `directory`."""
+    return template("ssh_config", dir=directory)
 
 
 def squid_bump(scenario: Scenario, directory: Path) -> tuple[str, str]:

@@ -7,7 +7,10 @@ per test id. A test not named in `expect` must pass.
 
 With [sites.NAME] tables the lab has one more corporate network per site behind the same
 edge, each with its own firewall rules (`drop`, `reject`), and a run probes from all of
-them at once (pytest-xdist --dist each, one gateway per site): test ids end in `@NAME`.
+them at once (pytest-xdist --dist each, one gateway per site): test ids end in `@NAME`. A
+site with `ssh` runs an OpenSSH server and is reached over ssh by the controller in corp, as
+a branch office is. A run may probe from some of the sites only (`sites`) and name the
+words each site's error holds (`site_errors`; every other site must have none).
 
 A run may need client features netcheck does not have yet (`needs`, see CLIENT_GAPS): its
 verdicts are those netcheck should report, and the self-tests skip it until the gap closes.
@@ -50,7 +53,14 @@ NETWORK_KEYS = {
 SITE_KEYS = {
     "drop": list,  # host names this site's packets to are dropped at the edge
     "reject": list,  # host names this site is refused (TCP reset) at the edge
+    # Reached over ssh (an sshd in the site, the controller in corp) instead of a process
+    # started in its namespace: "ok", "down" (no sshd) or "wrong-key" (sshd does not
+    # authorize the controller's key).
+    "ssh": str,
+    "netcheck": str,  # with ssh: "same" or "other-version" (a netcheck of another version)
 }
+SSH_STATES = ("ok", "down", "wrong-key")
+NETCHECK_VERSIONS = ("same", "other-version")
 SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,9}")
 ROLES = ("corp", "edge", "inet")
 PROXY_AUTH = ("basic", "ntlm", "negotiate")
@@ -59,18 +69,21 @@ RUN_KEYS = {
     "proxy": str,
     "max_seconds": (int, float),
     "needs": list,  # client features the expected verdicts assume (see CLIENT_GAPS)
+    "sites": list,  # the sites this run probes from (default: all)
+    "site_errors": dict,  # site -> words its error in the results file holds (others: none)
     "expect": dict,
 }
 # "credentials": user and password in --proxy (basic, NTLM); "kerberos": the ticket cache
 # the lab obtained with kinit in KRB5CCNAME, and no password.
 PROXY_MODES = ("", "anonymous", "credentials", "kerberos")
-FEATURES = ("ntlm", "negotiate", "os-resolver")
+FEATURES = ("ntlm", "negotiate", "os-resolver", "site-version-check")
 # Features netcheck's client lacks: a run that needs one is skipped with its reason. Delete
 # an entry once the client has the feature, and the self-tests hold it to the scenarios.
 CLIENT_GAPS = {
     "ntlm": "netcheck client: NTLM/Negotiate not implemented yet",
     "negotiate": "netcheck client: NTLM/Negotiate not implemented yet",
     "os-resolver": "netcheck client: the OS resolver (hosts file) is not used yet",
+    "site-version-check": "netcheck client: a site's netcheck version is not compared yet",
 }
 MSOID_TARGETS = ("worldwide", "21vianet", "absent")
 DEFAULT_MSOID = {"contoso.test": "worldwide", "fabrikam.test": "absent"}
@@ -106,6 +119,8 @@ class Run:
     max_seconds: float
     expect: dict[str, Verdict]
     needs: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()  # the scenario's sites this run probes from
+    site_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def gaps(self) -> list[str]:
@@ -145,6 +160,11 @@ class Scenario:
         if default is None:
             default = NETWORK_KEYS[key]()
         return self.network.get(key, default)
+
+    @property
+    def ssh_sites(self) -> dict[str, dict]:
+        """The sites reached over ssh, with their rules."""
+        return {name: rules for name, rules in self.sites.items() if "ssh" in rules}
 
     @property
     def hosts(self) -> dict[str, list[str]]:
@@ -192,6 +212,12 @@ def load(name_or_path: str | Path) -> Scenario:
         if not SITE_NAME.fullmatch(name) or name in ROLES:
             raise ScenarioError(f"{path}: [sites] {name!r}: a-z then a-z0-9, at most 10")
         _check(rules, SITE_KEYS, f"{path}: [sites.{name}]")
+        if rules.get("ssh", "ok") not in SSH_STATES:
+            raise ScenarioError(f"{path}: [sites.{name}] ssh: one of {SSH_STATES}")
+        if rules.get("netcheck", "same") not in NETCHECK_VERSIONS or (
+            "netcheck" in rules and "ssh" not in rules
+        ):
+            raise ScenarioError(f"{path}: [sites.{name}] netcheck: {NETCHECK_VERSIONS}, with ssh")
     if network.get("ipv6", "ok") not in ("ok", "drop"):
         raise ScenarioError(f"{path}: [network] ipv6 must be 'ok' or 'drop'")
     for domain, target in network.get("msoid", {}).items():
@@ -217,13 +243,26 @@ def load(name_or_path: str | Path) -> Scenario:
             raise ScenarioError(f"{where}: proxy {run['proxy']!r} does not fit proxy_auth")
         if unknown := set(run.get("needs", [])) - set(FEATURES):
             raise ScenarioError(f"{where}: needs: unknown {sorted(unknown)} (have {FEATURES})")
+        run_sites = run.get("sites", list(sites))
+        if unknown := set(run_sites) - set(sites):
+            raise ScenarioError(f"{where}: sites: unknown {sorted(unknown)}")
+        if unknown := set(run.get("site_errors", {})) - set(run_sites):
+            raise ScenarioError(f"{where}: site_errors: not this run's sites {sorted(unknown)}")
         try:
             expect = {k: Verdict.parse(v) for k, v in run.get("expect", {}).items()}
         except (ValueError, AttributeError) as exc:
             raise ScenarioError(f"{where}: expect: {exc}") from None
-        name, proxy = run.get("name", "default"), run.get("proxy", "")
-        needs = tuple(run.get("needs", []))
-        runs.append(Run(name, proxy, run.get("max_seconds", 60), expect, needs))
+        runs.append(
+            Run(
+                run.get("name", "default"),
+                run.get("proxy", ""),
+                run.get("max_seconds", 60),
+                expect,
+                tuple(run.get("needs", [])),
+                tuple(run_sites),
+                run.get("site_errors", {}),
+            )
+        )
     description = data.get("description", "")
     return Scenario(path.stem, path, description, network, tuple(runs), sites)
 

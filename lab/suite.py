@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from lab import ssh
 from lab.scenario import Run, Verdict, optional_tests, read_junit
 from lab.topology import REPO, Lab
 from netcheck.trust import spki_pin
@@ -55,12 +56,21 @@ def suite_argv(lab: Lab, run: Run) -> list[str]:
     ]
     if proxy := lab.proxy_url(run.proxy):
         argv.append(f"--proxy={proxy}")
-    if lab.sites:
+    if run.sites:
         argv += ["--dist", "each"]
-        for name, ns in lab.sites.items():
-            python = shlex.join(["ip", "netns", "exec", ns, sys.executable])
-            argv += ["--tx", f"popen//id={name}//python={python}"]
+        for name in run.sites:
+            argv += ["--tx", gateway(lab, name)]
     return argv
+
+
+def gateway(lab: Lab, name: str) -> str:
+    """A site's --tx: over ssh to its sshd, as a branch office; else a local Python started
+    in its namespace."""
+    assert lab.dir
+    if "ssh" in lab.scenario.sites[name]:
+        return ssh.gateway(lab.dir, name, lab.plan.site(name).address)
+    python = shlex.join(["ip", "netns", "exec", lab.ns(name), sys.executable])
+    return f"popen//id={name}//python={python}"
 
 
 def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> SuiteRun:

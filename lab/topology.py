@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import content, kerberos, render
+from lab import content, kerberos, render, ssh
 from lab.kerberos import Realm
 from lab.plan import DNS4, EDGE_CORP_IP, PROXY_FQDN, PROXY_PORT, USER, Plan
 from lab.plan import make as make_plan
@@ -32,7 +32,11 @@ from netcheck import profile as profiles
 STATE = Path(os.environ.get("NETCHECK_LAB_STATE", "/run/netcheck-lab"))  # a file per lab up
 NETNS_ETC = Path("/etc/netns")  # ip netns exec bind-mounts /etc/netns/<ns>/FILE over /etc/FILE
 REPO = Path(__file__).resolve().parent.parent
-BINARIES = ("ip", "nft", "dnsmasq", "unbound", "nginx", "squid", "krb5kdc", "kadmin.local", "kinit")
+BINARIES = (
+    *("ip", "nft", "dnsmasq", "unbound", "nginx", "squid"),
+    *("krb5kdc", "kdb5_util", "kadmin.local", "kinit"),
+    *("sshd", "ssh", "ssh-keygen"),
+)
 # Where each daemon must listen before the lab goes on.
 READY = {
     "dnsmasq": [("udp", f"{DNS4}:53")],
@@ -156,6 +160,8 @@ class Lab:
         self._start("nginx", "inet", "nginx -c {dir}/nginx.conf -p {dir} -e {dir}/nginx-error.log")
         if self.scenario.get("proxy") or self.scenario.get("proxy_only"):
             self._proxy()
+        if self.scenario.ssh_sites:
+            self._sshd()
 
     def down(self) -> None:
         """Stop every daemon by its pid, then anything left in the namespaces; delete all."""
@@ -278,6 +284,19 @@ class Lab:
         )
         kerberos.kinit(realm, self.corp)
 
+    def _sshd(self) -> None:
+        """Each ssh site's OpenSSH server (none where it is "down") and working directory."""
+        assert self.dir
+        keys = ssh.Keys.of(self.dir)
+        ssh.provision(keys, self.plan, self.scenario)
+        for name, rules in self.scenario.ssh_sites.items():
+            other = rules.get("netcheck") == "other-version"
+            ssh.workdir(self.dir, REPO, name, other_version=other)
+            if rules["ssh"] != "down":
+                config = keys.site(name) / "sshd_config"
+                ready = [("tcp", f"{self.plan.site(name).address}:22")]
+                self._start(f"sshd-{name}", name, f"{ssh.SSHD} -D -e -f {config}", ready=ready)
+
     # --- daemons ---
 
     def _start(
@@ -287,11 +306,14 @@ class Lab:
         command: str,
         log: Path | None = None,
         env: dict[str, str] | None = None,
+        ready: list[tuple[str, str]] | None = None,
     ) -> None:
-        """Start a daemon (`command`, {dir} is the lab's directory) in a role's namespace."""
+        """Start a daemon (`command`, {dir} is the lab's directory) in a role's namespace;
+        it is ready when it listens where READY says (or `ready`)."""
         assert self.daemons
         argv = command.format(dir=self.dir).split()
-        self.daemons.start(name, self.ns(role), argv, ready=READY[name], log=log, env=env)
+        ready = ready or READY[name]
+        self.daemons.start(name, self.ns(role), argv, ready=ready, log=log, env=env)
 
     def _write(self, name: str, text: str) -> None:
         assert self.dir

@@ -1,7 +1,8 @@
 """The scenario labs the self-tests need, brought up concurrently, once per session.
 
 A test module declares the scenarios it reads (`want`), with probes: functions run against
-the lab while it is up (`curl` through its proxy, `getent` in its corporate namespace...),
+the lab while it is up, after the suite's runs (`curl` through its proxy, `getent` in its
+corporate namespace...),
 whose results or exceptions its tests then assert on. The first `outcome()` call brings up
 every wanted scenario at once (WORKERS at a time), runs each scenario's suite runs and probes,
 and tears each lab down as soon as it is done; later calls read the cache.
@@ -22,8 +23,10 @@ from lab import scenario as scenarios
 from lab.suite import SuiteRun, run_suite
 from lab.topology import Lab
 
-# Labs up at once: daemon start-up is mostly waiting, a suite run ~1.5 s of CPU on 2 cores.
-WORKERS = 4
+# Labs up at once: bringing one up is mostly waiting for daemons; but a suite run takes
+# ~1.5 s of CPU, and healthy checks starved of it on 2 cores would miss their deadline.
+WORKERS = 6
+SUITES = threading.Semaphore(2)  # suite runs at once
 
 Probe = Callable[[Lab], object]
 
@@ -88,14 +91,15 @@ def _bring_up(name: str, out: Path) -> Outcome:
         with lab:
             result.up_seconds = time.monotonic() - start
             result.route_out = {role: route_get(lab.ns(role)) for role in lab.plan.roles}
+            for run in scenario.runs:
+                if not run.gaps:  # netcheck can make this run
+                    with SUITES:
+                        result.runs[run.name] = run_suite(lab, run, out)
             for probe, function in _wanted[name].items():
                 try:
                     result.probes[probe] = function(lab)
                 except Exception as exc:  # the test that reads it fails, not the others
                     result.probes[probe] = exc
-            for run in scenario.runs:
-                if not run.gaps:  # netcheck can make this run
-                    result.runs[run.name] = run_suite(lab, run, out)
             start = time.monotonic()
     except Exception as exc:
         result.error = exc

@@ -66,7 +66,14 @@ def test_verdicts(name: str, run_name: str, out_dir: Path) -> None:
         v.outcome != "pass" and t not in result.optional
         for t, v in run.expected(list(result.verdicts)).items()
     )
-    assert result.returncode == (1 if failing else 0), result.output[-3000:]
+    assert result.returncode == (1 if failing or run.site_errors else 0), result.output[-3000:]
+    errors = {s["name"]: s["error"] for s in result.results.get("sites") or []}
+    assert list(errors) == list(run.sites)
+    for site, error in errors.items():  # a site that cannot run is left out, with the reason
+        if words := run.site_errors.get(site):
+            assert error and words in error, (site, error)
+        else:
+            assert error is None, (site, error)
 
 
 @pytest.mark.parametrize(("name", "run_name"), RUNS)

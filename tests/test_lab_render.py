@@ -109,6 +109,37 @@ def test_each_sites_rules_match_its_interface() -> None:
     assert rules[-1] == 'iifname { "corp0", "site1", "site2", "site3" } oifname "inet0" accept'
 
 
+def test_controller_reaches_only_the_ssh_sites_sshd() -> None:
+    rules = forward_rules(nft("sites-ssh"))
+    ssh = [r for r in rules if "dport 22" in r]
+    # north, south, east, down, nokey, old: sites 1-6, all reached over ssh.
+    assert ssh == [f'iifname "corp0" oifname "site{i}" tcp dport 22 accept' for i in range(1, 7)]
+    assert rules.index(ssh[-1]) < rules.index(next(r for r in rules if r.endswith("drop")))
+    assert not [r for r in forward_rules(nft("sites")) if "dport 22" in r]  # popen sites
+
+
+def test_ssh_configs() -> None:
+    sshd = render.sshd_config("198.18.1.6", DIR / "ssh" / "north").splitlines()
+    for line in (
+        "ListenAddress 198.18.1.6",
+        f"HostKey {DIR}/ssh/north/host_key",
+        f"AuthorizedKeysFile {DIR}/ssh/north/authorized_keys",
+        "PermitRootLogin prohibit-password",
+        "PasswordAuthentication no",
+        "UsePAM no",
+    ):
+        assert line in sshd
+    client = [line.strip() for line in render.ssh_config(DIR / "ssh").splitlines()]
+    for line in (
+        f"IdentityFile {DIR}/ssh/id_ed25519",
+        "IdentitiesOnly yes",
+        f"UserKnownHostsFile {DIR}/ssh/known_hosts",
+        "StrictHostKeyChecking yes",
+        "BatchMode yes",
+    ):
+        assert line in client
+
+
 def test_unknown_host_in_a_rule_names_the_scenario(tmp_path: Path) -> None:
     path = tmp_path / "typo.toml"
     path.write_text('[network]\ndrop = ["login.microsoftonline.con"]\n')
