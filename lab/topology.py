@@ -85,11 +85,6 @@ class Lab:
         return self.ns("corp")
 
     @property
-    def sites(self) -> dict[str, str]:
-        """Site name -> its namespace (scenarios with [sites])."""
-        return {name: self.ns(name) for name in self.scenario.sites}
-
-    @property
     def ca_bundle(self) -> Path:
         assert self.dir
         return self.dir / "ca.pem"

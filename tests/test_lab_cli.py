@@ -1,5 +1,5 @@
-"""`python -m lab` as a user types it: from any directory, with bad arguments, and `down`
-leaving other checkouts' labs alone."""
+"""`python -m lab` as a user types it: from any directory, with bad arguments, `down`
+leaving other checkouts' labs alone, and a whole demo (run in the background meanwhile)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +39,24 @@ def lab(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
         text=True,
         timeout=120,
     )
+
+
+NEEDS_LAB = pytest.mark.skipif(
+    os.geteuid() != 0 or bool(missing_binaries()), reason="the lab needs root and its daemons"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """`python -m lab demo`, started first and left to run while the other tests do."""
+    report = tmp_path_factory.mktemp("demo") / "demo.html"
+    argv = [sys.executable, "-m", "lab", "demo", "ncsi-dns-wrong", "--report", str(report)]
+    with subprocess.Popen(
+        argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as proc:
+        yield proc, report
+        proc.terminate()  # if still running: SIGTERM makes it tear its lab down
+        proc.wait(30)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +99,7 @@ def test_python_m_lab_imports_from_any_directory(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or bool(missing_binaries()), reason="the lab needs root and its daemons"
-)
+@NEEDS_LAB
 def test_up_from_anywhere_and_down_leaves_other_checkouts_labs(tmp_path: Path) -> None:
     """`lab up` in one directory prints a suite command that works in another; `lab down`
     without ids takes this checkout's lab down and leaves another checkout's alone."""
@@ -126,3 +143,15 @@ def test_up_from_anywhere_and_down_leaves_other_checkouts_labs(tmp_path: Path) -
     assert [p.name for p in state.iterdir()] == ["nc-1-f00d.json"]
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert lab_id not in netns
+
+
+@NEEDS_LAB
+def test_demo(demo: tuple[subprocess.Popen, Path]) -> None:
+    """`python -m lab demo SCENARIO` writes the report, tears down and says where it is."""
+    proc, report = demo
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, output
+    assert report.is_file()
+    assert str(report) in output
+    assert "1 failed, 65 passed" in output  # firewall: IPv4 and IPv6 variants
+    assert "the suite reported exactly what the scenario expects" in output

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +18,7 @@ import pytest
 
 from lab import scenario as scenarios
 from lab.plan import site_addresses
-from lab.topology import REPO, missing_binaries
+from lab.topology import missing_binaries
 from tests import lab_fleet as fleet
 
 SCENARIOS = {name: scenarios.load(name) for name in scenarios.names()}
@@ -177,20 +174,3 @@ def test_inspecting_squid_is_named(out_dir: Path) -> None:
     assert bumped["evidence"]["certificate_issuer"] == "OU=corp inspection CA,O=Contoso"
     spliced = by_endpoint["firewall", "officecdn.microsoft.com"]
     assert spliced["evidence"]["certificate_issuer"] == "OU=lab root CA,O=netcheck lab"
-
-
-@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare")
-def test_demo_cli(tmp_path: Path) -> None:
-    """`python -m lab demo SCENARIO` writes the report, tears down and says where it is."""
-    report = tmp_path / "demo.html"
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab", "demo", "ncsi-dns-wrong", "--report", str(report)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert report.is_file()
-    assert str(report) in proc.stdout
-    assert "1 failed, 65 passed" in proc.stdout  # firewall: IPv4 and IPv6 variants
