@@ -66,7 +66,7 @@ def shared_dir(path: Path) -> Path:
 @dataclass
 class Lab:
     scenario: Scenario
-    id: str = field(default_factory=lambda: f"nc-{os.getpid()}-{secrets.token_hex(2)}")
+    id: str = field(default_factory=lambda: f"nc-{os.getpid()}-{secrets.token_hex(3)}")
     dir: Path | None = None
     namespaces: list[str] = field(default_factory=list)
     daemons: Supervisor | None = field(default=None, repr=False)
@@ -104,8 +104,8 @@ class Lab:
         return (self.dir / "secrets" / "password").read_text()
 
     def proxy_url(self, mode: str) -> str | None:
-        """--proxy for a run's proxy mode: none, anonymous, the user's credentials, or none
-        for Kerberos (the ticket cache is in client_env)."""
+        """--proxy for a run's proxy mode: none for a direct run, the user's credentials in
+        it for "credentials", none in it otherwise (Kerberos: the ticket is in client_env)."""
         if not mode:
             return None
         user = f"{USER}:{self.password}@" if mode == "credentials" else ""
