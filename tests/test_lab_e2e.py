@@ -75,11 +75,13 @@ def test_verdicts(name: str, run_name: str, out_dir: Path) -> None:
 
 @pytest.mark.parametrize(("name", "run_name"), RUNS)
 def test_no_hang(name: str, run_name: str, out_dir: Path) -> None:
-    """A generous bound on the whole suite's wall time: catches hangs, not slowness."""
+    """Generous bounds on the suite's wall time and the lab's start and teardown: catch
+    hangs, not slowness."""
     result = fleet.outcome(name, out_dir).runs[run_name]
     run = SCENARIOS[name].run(run_name)
     assert result.seconds < run.max_seconds, f"{result.seconds:.1f} s"
-    assert fleet.outcome(name, out_dir).up_seconds < 30
+    lab = fleet.outcome(name, out_dir)
+    assert lab.up_seconds < 30 and lab.down_seconds < 15, (lab.up_seconds, lab.down_seconds)
 
 
 @pytest.mark.parametrize(
