@@ -12,9 +12,6 @@ site with `ssh` runs an OpenSSH server and is reached over ssh by the controller
 a branch office is. A run may probe from some of the sites only (`sites`) and name the
 words each site's error holds (`site_errors`; every other site must have none).
 
-A run may need client features netcheck does not have yet (`needs`, see CLIENT_GAPS): its
-verdicts are those netcheck should report, and the self-tests skip it until the gap closes.
-
 Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
 beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, which beats
 `*[PARAM]`. Values: "pass", "skip", or "fail LAYER CAUSE".
@@ -68,7 +65,6 @@ RUN_KEYS = {
     "name": str,
     "proxy": str,
     "max_seconds": (int, float),
-    "needs": list,  # client features the expected verdicts assume (see CLIENT_GAPS)
     "sites": list,  # the sites this run probes from (default: all)
     "site_errors": dict,  # site -> words its error in the results file holds (others: none)
     "expect": dict,
@@ -76,15 +72,6 @@ RUN_KEYS = {
 # "credentials": user and password in --proxy (basic, NTLM); "kerberos": the ticket cache
 # the lab obtained with kinit in KRB5CCNAME, and no password.
 PROXY_MODES = ("", "anonymous", "credentials", "kerberos")
-FEATURES = ("ntlm", "negotiate", "os-resolver", "site-version-check")
-# Features netcheck's client lacks: a run that needs one is skipped with its reason. Delete
-# an entry once the client has the feature, and the self-tests hold it to the scenarios.
-CLIENT_GAPS = {
-    "ntlm": "netcheck client: NTLM/Negotiate not implemented yet",
-    "negotiate": "netcheck client: NTLM/Negotiate not implemented yet",
-    "os-resolver": "netcheck client: the OS resolver (hosts file) is not used yet",
-    "site-version-check": "netcheck client: a site's netcheck version is not compared yet",
-}
 MSOID_TARGETS = ("worldwide", "21vianet", "absent")
 DEFAULT_MSOID = {"contoso.test": "worldwide", "fabrikam.test": "absent"}
 
@@ -118,14 +105,8 @@ class Run:
     proxy: str  # one of PROXY_MODES; "" is direct
     max_seconds: float
     expect: dict[str, Verdict]
-    needs: tuple[str, ...] = ()
     sites: tuple[str, ...] = ()  # the scenario's sites this run probes from
     site_errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def gaps(self) -> list[str]:
-        """Why netcheck cannot report this run's verdicts yet (empty: it can)."""
-        return sorted({CLIENT_GAPS[n] for n in self.needs if n in CLIENT_GAPS})
 
     def keys(self, test_ids: list[str]) -> dict[str, str | None]:
         """The expect key that decides each test's verdict (None: it must pass)."""
@@ -241,8 +222,6 @@ def load(name_or_path: str | Path) -> Scenario:
         fits = {"credentials": ("basic", "ntlm"), "kerberos": ("negotiate",)}
         if run.get("proxy") in fits and auth not in fits[run["proxy"]]:
             raise ScenarioError(f"{where}: proxy {run['proxy']!r} does not fit proxy_auth")
-        if unknown := set(run.get("needs", [])) - set(FEATURES):
-            raise ScenarioError(f"{where}: needs: unknown {sorted(unknown)} (have {FEATURES})")
         run_sites = run.get("sites", list(sites))
         if unknown := set(run_sites) - set(sites):
             raise ScenarioError(f"{where}: sites: unknown {sorted(unknown)}")
@@ -258,7 +237,6 @@ def load(name_or_path: str | Path) -> Scenario:
                 run.get("proxy", ""),
                 run.get("max_seconds", 60),
                 expect,
-                tuple(run.get("needs", [])),
                 tuple(run_sites),
                 run.get("site_errors", {}),
             )
