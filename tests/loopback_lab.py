@@ -53,6 +53,8 @@ DEAD_PROXY = ("127.0.4.9", 3128)  # nothing listens here
 NO_CONNECT_PROXY = ("127.0.4.3", 3128)  # answers 405 to CONNECT
 CLOSING_PROXY = ("127.0.4.4", 3128)  # accepts CONNECT, closes the tunnel on the ClientHello
 DEAD_NAMESERVER = "127.0.0.54:5353"  # nothing listens here
+# How the report names the proxy setting of a lab run (Lab.run removes proxy variables).
+NO_PROXY = "direct: no proxy set in the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)"
 INSPECTION_ORG = "Contoso TLS Inspection"
 # Denied hosts go through the filtering proxy, everything else direct.
 PAC = f"""function FindProxyForURL(url, host) {{

@@ -78,7 +78,9 @@ class Network:
         return self.resolver.describe()
 
     def describe_proxy(self) -> str:
-        return f"chosen per URL by {self.pac}" if self.pac else self.proxies.describe()
+        if self.pac:
+            return f"chosen per URL by the PAC file {redact(self.pac.source)}"
+        return self.proxies.describe()
 
     def close(self) -> None:
         self.resolver.close()

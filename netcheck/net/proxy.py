@@ -101,8 +101,6 @@ class Rules:
         return any(fnmatch.fnmatchcase(url.host, p) for p in self.bypass)
 
     def describe(self) -> str:
-        if not self.proxies:
-            return "direct (no proxy)"
         shown = "; ".join(
             f"{scheme}: {p}" if scheme != "*" else str(p) for scheme, p in self.proxies.items()
         )
@@ -156,8 +154,15 @@ class ProxySource:
     note: str = ""  # something worth saying next to it (a setting that is ignored)
 
     def describe(self) -> str:
-        what = f"PAC {self.pac_url}" if self.pac_url else self.rules.describe()
-        return f"{what}, from {self.origin}" + (f"; {self.note}" if self.note else "")
+        if self.pac_url:
+            said = f"PAC {self.pac_url}, from {self.origin}"
+        elif self.rules.proxies:
+            said = f"{self.rules.describe()}, from {self.origin}"
+        elif self.origin.startswith("--proxy"):
+            said = f"direct ({self.origin})"
+        else:
+            said = f"direct: no proxy set in {self.origin}"
+        return said + (f"; {self.note}" if self.note else "")
 
 
 def source(choice: str | None, environ: Mapping[str, str] | None = None) -> ProxySource:

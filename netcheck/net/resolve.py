@@ -110,10 +110,10 @@ class Resolver:
         return not self.nameservers
 
     def describe(self) -> str:
-        servers = ", ".join(map(str, self.dns.nameservers)) or "none configured"
         if self.nameservers:
-            return f"DNS server {servers} only (--nameserver)"
-        return f"the system resolver (hosts file, OS DNS settings); DNS servers: {servers}"
+            return f"{', '.join(map(str, self.nameservers))} only (--nameserver)"
+        servers = ", ".join(str(getattr(n, "address", n)) for n in self.dns.nameservers)
+        return f"the system resolver (hosts file, OS settings; DNS: {servers or 'none'})"
 
     # --- DNS records ---
 
