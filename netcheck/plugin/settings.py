@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from netcheck import baseline as baselines
 from netcheck import profile as profiles
-from netcheck import results
 from netcheck.failures import Failure, Skip
 from netcheck.net import Nameserver, Network, Proxy, has_route
 from netcheck.pac import Pac, PacError
@@ -168,7 +168,7 @@ class Settings:
     timeout: float
     family: str | None  # a profiles.RUN_FAMILIES value, or None (no IPv6 route: as they come)
     fail_on: str
-    baseline: results.Baseline | None
+    baseline: baselines.Baseline | None
     site: str | None  # --site (an xdist gateway's id overrides it on that worker)
     results: Path | None  # the JSON results file, None: off
 
@@ -263,15 +263,15 @@ def _pac_script(source: str, network: Network, timeout: float) -> str:
     return answer.body.decode("utf-8", errors="replace")
 
 
-def _baseline(config: pytest.Config, fail_on: str) -> results.Baseline | None:
+def _baseline(config: pytest.Config, fail_on: str) -> baselines.Baseline | None:
     path, source = value(config, "baseline")
     if fail_on == "new-required-failures" and not path:
         raise pytest.UsageError("--fail-on=new-required-failures needs --baseline=PATH")
     if not path:
         return None
     try:
-        return results.Baseline.load(Path(path))
-    except results.ResultsError as exc:
+        return baselines.load(Path(path))
+    except baselines.BaselineError as exc:
         raise pytest.UsageError(f"{source}: {exc}") from None
 
 
