@@ -28,6 +28,7 @@ from netcheck.url import hostname
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 FAIL_ON = ("required", "any", "new-required-failures")
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 GLOBAL_V6_PROBE = "2001:db8::1"  # any global address: only the routing table is consulted
 FAMILY_TEXT = {
     "both": "IPv4 and IPv6, each on its own",
@@ -128,8 +129,7 @@ def add_options(parser: pytest.Parser) -> None:
             dest=opt.dest,
             action="append" if opt.repeat else "store",
             default=[] if opt.repeat else None,
-            metavar=opt.metavar,
-            choices=opt.choices,
+            metavar="|".join(opt.choices) if opt.choices else opt.metavar,
             help=opt.help + (" (repeatable)" if opt.repeat else "") + twins,
         )
         parser.addini(opt.ini, opt.help, type="linelist" if opt.repeat else "string")
@@ -140,12 +140,13 @@ def value(config: pytest.Config, name: str) -> tuple[Any, str]:
     opt = next(o for o in OPTIONS if o.name == name)
     given = config.getoption(opt.dest)
     if given not in (None, []):
-        return given, f"--{opt.name}"
-    if opt.env and (env := os.environ.get(opt.env)):
-        found: Any = env
-        source = opt.env
+        found: Any = given
+        source = f"--{opt.name}"
+    elif opt.env and (env := os.environ.get(opt.env)):
+        found, source = env, opt.env
     else:
         found, source = config.getini(opt.ini), f"ini {opt.ini}"
+    # Choices are checked here, not by argparse: one line, wherever the value came from.
     if opt.choices and found and found not in opt.choices:
         raise pytest.UsageError(f"{source}: {found!r} is not one of {', '.join(opt.choices)}")
     return found or ([] if opt.repeat else None), source
@@ -185,14 +186,8 @@ def read(config: pytest.Config) -> Settings:
     proxy = _parsed(config, "proxy", _proxy)
     bundles = tuple(Path(p) for p in [value(config, "ca-bundle")[0]] if p)
     network = Network(nameservers, proxy, use_env_proxy=not proxy_text, ca_bundles=bundles)
-    for path in network.trust_files():
-        source = "--ca-bundle" if path in bundles else "REQUESTS_CA_BUNDLE"
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
-        except FileNotFoundError:
-            raise pytest.UsageError(f"{source}: {path}: no such file") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise pytest.UsageError(f"{source} {path}: not a PEM CA certificate ({exc})") from None
+    for source, path in _trust_inputs(bundles):
+        _check_ca_file(source, path)
     pac_source, source = value(config, "pac")
     if pac_source:
         if proxy_text:
@@ -240,6 +235,29 @@ def _timeout(raw: str | None) -> float:
     if not 0 < timeout <= 600:
         raise ValueError(f"must be between 0 and 600 s, not {timeout:g}")
     return timeout
+
+
+def _trust_inputs(bundles: tuple[Path, ...]) -> list[tuple[str, Path]]:
+    """Every CA file the run is told to trust, and where it was named: --ca-bundle, and the
+    environment variables requests and OpenSSL honour (SSL_CERT_FILE replaces the system's)."""
+    named = [("--ca-bundle", p) for p in bundles]
+    for var in CA_VARIABLES:
+        if env := os.environ.get(var):
+            named.append((var, Path(env)))
+    return named
+
+
+def _check_ca_file(source: str, path: Path) -> None:
+    """A usage error, naming where it was given, unless `path` is a PEM file of CA certificates:
+    a missing bundle would otherwise be ignored and every HTTPS check fail as untrusted."""
+    if path.is_dir():
+        raise pytest.UsageError(f"{source}: {path}: is a directory, not a PEM file")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise pytest.UsageError(f"{source}: {path}: no such file") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise pytest.UsageError(f"{source}: {path}: not a PEM CA certificate ({exc})") from None
 
 
 def _proxy(raw: str | None) -> Proxy | None:
