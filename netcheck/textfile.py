@@ -44,6 +44,8 @@ def read_text(path: str | Path, *, limit: int = MAX_BYTES) -> str:
         raise InputError(f"{where}: is a directory, not a file") from None
     except OSError as exc:
         raise InputError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a path holding a NUL byte
+        raise InputError(f"{where}: cannot read: {exc}") from None
     if len(data) > limit:
         raise InputError(f"{where}: larger than {_size(limit)}, the limit for this file")
     return decode(data, where)

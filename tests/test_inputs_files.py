@@ -149,3 +149,6 @@ def test_unreadable_paths(tmp_path: Path) -> None:
         with pytest.raises(InputError) as err:
             read_text(path)
         assert str(err.value) == f"{path}: {message}"
+    with pytest.raises(InputError) as err:
+        read_text(tmp_path / "a\x00b")  # its message, on one line, shows the NUL as \x00
+    assert str(err.value) == f"{tmp_path}/a\\x00b: cannot read: embedded null byte"
