@@ -13,10 +13,11 @@ import pytest
 from pytest_html import extras
 
 from netcheck.advice import advice_for
+from netcheck.baseline import Baseline
 from netcheck.plugin.keys import RESULT, SETTINGS, SYSTEM_PROXY
 from netcheck.plugin.sites import Matrix, Site, verdict
 from netcheck.result import Result
-from netcheck.results import Baseline, Diff
+from netcheck.results import Diff
 
 COLUMNS = ("check", "endpoint", "layer", "cause", "address", "proxy", "probe_time")
 MATRIX_CSS = (

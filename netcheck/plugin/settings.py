@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from netcheck import baseline as baselines
 from netcheck import profile as profiles
-from netcheck import results
 from netcheck.failures import Failure, Skip
 from netcheck.net import Nameserver, Network, has_route
 from netcheck.net import proxy as proxies
@@ -27,11 +27,14 @@ from netcheck.net.resolve import Resolver
 from netcheck.net.tls import Trust
 from netcheck.plugin.sites import check_name
 from netcheck.result import Deadline, Trace
+from netcheck.textfile import InputError, decode, read_text
 from netcheck.url import Url, hostname, is_ip, redact
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 FAIL_ON = ("required", "any", "new-required-failures")
+PAC_LIMIT = 1 << 20
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 GLOBAL_V6_PROBE = "2001:db8::1"  # any global address: only the routing table is consulted
 FAMILY_TEXT = {
     "both": "IPv4 and IPv6, each on its own",
@@ -146,8 +149,7 @@ def add_options(parser: pytest.Parser) -> None:
             dest=opt.dest,
             action="append" if opt.repeat else "store",
             default=[] if opt.repeat else None,
-            metavar=opt.metavar,
-            choices=opt.choices,
+            metavar="|".join(opt.choices) if opt.choices else opt.metavar,
             help=opt.help + (" (repeatable)" if opt.repeat else "") + twins,
         )
         parser.addini(opt.ini, opt.help, type="linelist" if opt.repeat else "string")
@@ -158,12 +160,13 @@ def value(config: pytest.Config, name: str) -> tuple[Any, str]:
     opt = next(o for o in OPTIONS if o.name == name)
     given = config.getoption(opt.dest)
     if given not in (None, []):
-        return given, f"--{opt.name}"
-    if opt.env and (env := os.environ.get(opt.env)):
-        found: Any = env
-        source = opt.env
+        found: Any = given
+        source = f"--{opt.name}"
+    elif opt.env and (env := os.environ.get(opt.env)):
+        found, source = env, opt.env
     else:
         found, source = config.getini(opt.ini), f"ini {opt.ini}"
+    # Choices are checked here, not by argparse: one line, wherever the value came from.
     if opt.choices and found and found not in opt.choices:
         raise pytest.UsageError(f"{source}: {found!r} is not one of {', '.join(opt.choices)}")
     return found or ([] if opt.repeat else None), source
@@ -186,7 +189,7 @@ class Settings:
     timeout: float
     family: str | None  # a profiles.RUN_FAMILIES value, or None (no IPv6 route: as they come)
     fail_on: str
-    baseline: results.Baseline | None
+    baseline: baselines.Baseline | None
     site: str | None  # --site (an xdist gateway's id overrides it on that worker)
     results: Path | None  # the JSON results file, None: off
 
@@ -262,53 +265,60 @@ def _address(raw: str) -> str:
 
 
 def _ca_bundles(config: pytest.Config) -> tuple[Path, ...]:
-    """--ca-bundle and REQUESTS_CA_BUNDLE: extra trust anchors, each a readable PEM file."""
-    found = []
-    for source, raw in (
-        ("--ca-bundle", value(config, "ca-bundle")[0]),
-        ("REQUESTS_CA_BUNDLE", os.environ.get("REQUESTS_CA_BUNDLE")),
-    ):
-        if not raw:
-            continue
-        path = Path(raw)
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
-        except FileNotFoundError:
-            raise pytest.UsageError(f"{source}: {path}: no such file") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise pytest.UsageError(f"{source}: {path}: not a PEM CA certificate ({exc})") from None
-        found.append(path)
-    return tuple(dict.fromkeys(found))
+    """--ca-bundle and REQUESTS_CA_BUNDLE: extra trust anchors. Every CA file the run is
+    told to trust is checked first (SSL_CERT_FILE too, which OpenSSL reads itself)."""
+    option = value(config, "ca-bundle")[0]
+    named = [("--ca-bundle", Path(option))] if option else []
+    named += [(var, Path(env)) for var in CA_VARIABLES if (env := os.environ.get(var))]
+    for source, path in named:
+        _check_ca_file(source, path)
+    return tuple(dict.fromkeys(path for source, path in named if source != "SSL_CERT_FILE"))
+
+
+def _check_ca_file(source: str, path: Path) -> None:
+    """A usage error, naming where it was given, unless `path` is a PEM file of CA certificates:
+    a missing bundle would otherwise be ignored and every HTTPS check fail as untrusted."""
+    if path.is_dir():
+        raise pytest.UsageError(f"{source}: {path}: is a directory, not a PEM file")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise pytest.UsageError(f"{source}: {path}: no such file") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise pytest.UsageError(f"{source}: {path}: not a PEM CA certificate ({exc})") from None
 
 
 def _pac_script(source: str, network: Network, timeout: float) -> str:
     """The PAC file's text, from a file or fetched directly (no proxy), as Windows does."""
     if not source.startswith(("http://", "https://")):
         try:
-            return Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PacError(f"{redact(source)}: cannot read: {exc}") from None
+            return read_text(Path(source), limit=PAC_LIMIT)
+        except InputError as exc:
+            raise PacError(str(exc)) from None
     direct = Network(network.resolver, trust=network.trust)
     try:
         url = Url.parse(source)
-        fetch = direct.get(url, Trace(Deadline(timeout)), max_bytes=1 << 20)
+        fetch = direct.get(url, Trace(Deadline(timeout)), max_bytes=PAC_LIMIT)
         answer = asyncio.run(asyncio.wait_for(fetch, timeout))
     except (Failure, Skip, ValueError, TimeoutError) as exc:
         raise PacError(f"{redact(source)}: cannot download: {exc}") from None
     if answer.status != 200:
         raise PacError(f"{redact(source)}: HTTP {answer.status} {answer.reason}")
-    return answer.body.decode("utf-8", errors="replace")
+    try:
+        return decode(answer.body, where=redact(source))
+    except InputError as exc:
+        raise PacError(str(exc)) from None
 
 
-def _baseline(config: pytest.Config, fail_on: str) -> results.Baseline | None:
+def _baseline(config: pytest.Config, fail_on: str) -> baselines.Baseline | None:
     path, source = value(config, "baseline")
     if fail_on == "new-required-failures" and not path:
         raise pytest.UsageError("--fail-on=new-required-failures needs --baseline=PATH")
     if not path:
         return None
     try:
-        return results.Baseline.load(Path(path))
-    except results.ResultsError as exc:
+        return baselines.load(Path(path))
+    except baselines.BaselineError as exc:
         raise pytest.UsageError(f"{source}: {exc}") from None
 
 
