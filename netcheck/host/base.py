@@ -135,8 +135,10 @@ def key_values(data: Data, path: str) -> dict[str, Any] | None:
 
 
 def dword(values: Mapping[str, Any] | None, name: str) -> int | None:
-    """A DWORD value, None when it is not set (or not a number)."""
-    value = (values or {}).get(name)
+    """A DWORD value, None when it is not set (or not a number). Registry value names are
+    case-insensitive: UseGlobalDNS is UseGlobalDns."""
+    found = [v for k, v in (values or {}).items() if k.lower() == name.lower()]
+    value = found[0] if found else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
