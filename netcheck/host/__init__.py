@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import threading
 
-from netcheck.host import causes, ncsi, services, tls
+from netcheck.host import (
+    causes,
+    ncsi,
+    proxy,
+    services,
+    tls,
+)
 from netcheck.host.base import HostCheck, ReadError, Reading, Verdict
 
 __all__ = ["CHECKS", "HostCheck", "Reading", "Verdict", "run"]
 
-CHECKS: tuple[HostCheck, ...] = (*tls.CHECKS, *services.CHECKS, *ncsi.CHECKS)
+CHECKS: tuple[HostCheck, ...] = (
+    *tls.CHECKS,
+    *services.CHECKS,
+    *ncsi.CHECKS,
+    *proxy.CHECKS,
+)
 
 GRACE = 3.0  # seconds past the timeout for a collector to stop its command and return
 
