@@ -11,6 +11,7 @@ import threading
 from netcheck.host import (
     causes,
     ncsi,
+    permissions,
     proxy,
     services,
     tls,
@@ -24,6 +25,7 @@ CHECKS: tuple[HostCheck, ...] = (
     *services.CHECKS,
     *ncsi.CHECKS,
     *proxy.CHECKS,
+    *permissions.CHECKS,
 )
 
 GRACE = 3.0  # seconds past the timeout for a collector to stop its command and return
