@@ -10,6 +10,7 @@ import threading
 
 from netcheck.host import (
     causes,
+    ipv6,
     ncsi,
     permissions,
     proxy,
@@ -26,6 +27,7 @@ CHECKS: tuple[HostCheck, ...] = (
     *ncsi.CHECKS,
     *proxy.CHECKS,
     *permissions.CHECKS,
+    *ipv6.CHECKS,
 )
 
 GRACE = 3.0  # seconds past the timeout for a collector to stop its command and return
