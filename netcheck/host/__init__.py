@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from netcheck.host import (
+    broker,
     causes,
     ipv6,
     ncsi,
@@ -28,6 +29,7 @@ CHECKS: tuple[HostCheck, ...] = (
     *proxy.CHECKS,
     *permissions.CHECKS,
     *ipv6.CHECKS,
+    *broker.CHECKS,
 )
 
 GRACE = 3.0  # seconds past the timeout for a collector to stop its command and return
