@@ -17,6 +17,7 @@ from netcheck.host import (
     proxy,
     services,
     tls,
+    winsock,
 )
 from netcheck.host.base import HostCheck, ReadError, Reading, Verdict
 
@@ -30,6 +31,7 @@ CHECKS: tuple[HostCheck, ...] = (
     *permissions.CHECKS,
     *ipv6.CHECKS,
     *broker.CHECKS,
+    *winsock.CHECKS,
 )
 
 GRACE = 3.0  # seconds past the timeout for a collector to stop its command and return
