@@ -52,6 +52,6 @@ def test_every_check_has_pass_problem_and_unreadable_readings(check: str) -> Non
 
 
 def test_ids_are_unique_and_every_recorded_folder_is_a_check() -> None:
-    assert len(BY_ID) == len(CHECKS) == 16
+    assert len(BY_ID) == len(CHECKS) == 17
     folders = {p.name for p in DATA.iterdir() if p.is_dir()} - {"powershell"}
     assert folders == set(BY_ID)

@@ -13,6 +13,7 @@ from netcheck.host import (
     causes,
     ipv6,
     ncsi,
+    office,
     permissions,
     proxy,
     services,
@@ -32,6 +33,7 @@ CHECKS: tuple[HostCheck, ...] = (
     *ipv6.CHECKS,
     *broker.CHECKS,
     *winsock.CHECKS,
+    *office.CHECKS,
 )
 
 GRACE = 3.0  # seconds past the timeout for a collector to stop its command and return
