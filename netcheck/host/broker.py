@@ -75,21 +75,11 @@ def interpret(data: Data) -> Verdict:
     }
     findings = []
     if pkg.get("Status") != "Ok":
-        findings.append(
-            fail(
-                causes.BROKER_DAMAGED,
-                f"{PACKAGE} is registered but its status is {pkg.get('Status')}",
-                _REGISTER,
-            )
-        )
+        detail = f"{PACKAGE} is registered but its status is {pkg.get('Status')}"
+        findings.append(fail(causes.BROKER_DAMAGED, detail, _REGISTER))
     if pkg.get("ManifestExists") is False:
-        findings.append(
-            fail(
-                causes.BROKER_DAMAGED,
-                f"{PACKAGE}'s manifest is missing from {pkg.get('InstallLocation')}",
-                _REGISTER,
-            )
-        )
+        detail = f"{PACKAGE}'s manifest is missing from {pkg.get('InstallLocation')}"
+        findings.append(fail(causes.BROKER_DAMAGED, detail, _REGISTER))
     return judge(findings, f"{PACKAGE} {pkg.get('Version')} is registered and Ok", evidence)
 
 

@@ -106,34 +106,19 @@ def interpret(data: Data) -> Verdict:
     evidence = {"DisabledComponents": describe(value)}
     findings = []
     if value is not None and value > ALL_DISABLED:
-        findings.append(
-            warn(
-                causes.IPV6_INVALID_SETTING,
-                f"DisabledComponents = {describe(value)}",
-                _INVALID,
-            )
-        )
+        detail = f"DisabledComponents = {describe(value)}"
+        findings.append(warn(causes.IPV6_INVALID_SETTING, detail, _INVALID))
     elif value is not None and value & 0x10:
-        findings.append(
-            warn(
-                causes.IPV6_DISABLED,
-                f"IPv6 is disabled: DisabledComponents = {describe(value)}",
-                _PREFER_IPV4,
-            )
-        )
+        detail = f"IPv6 is disabled: DisabledComponents = {describe(value)}"
+        findings.append(warn(causes.IPV6_DISABLED, detail, _PREFER_IPV4))
     if "adapters_error" in data:
         evidence["adapters"] = f"not read: {data['adapters_error']}"
     else:
         off = unbound_adapters(data)
         evidence["adapters without IPv6"] = ", ".join(off) or "none"
         if off:
-            findings.append(
-                warn(
-                    causes.IPV6_DISABLED,
-                    f"IPv6 is unticked on connected adapter(s) {', '.join(off)}",
-                    _BINDING,
-                )
-            )
+            detail = f"IPv6 is unticked on connected adapter(s) {', '.join(off)}"
+            findings.append(warn(causes.IPV6_DISABLED, detail, _BINDING))
     return judge(findings, describe(value), evidence)
 
 

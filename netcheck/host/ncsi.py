@@ -55,38 +55,22 @@ _NO_INTERNET = (
 
 @interpreter
 def interpret_profiles(data: Data) -> Verdict:
-    profiles = [p for p in data.get("profiles") or [] if isinstance(p, dict)]
-    evidence = {}
-    internet = []
-    for p in profiles:
-        v4, v6 = (
-            _name(p.get("IPv4Connectivity"), CONNECTIVITY),
-            _name(p.get("IPv6Connectivity"), CONNECTIVITY),
-        )
+    evidence, internet = {}, []
+    for p in data.get("profiles") or []:
+        v4 = _name(p.get("IPv4Connectivity"), CONNECTIVITY)
+        v6 = _name(p.get("IPv6Connectivity"), CONNECTIVITY)
         alias = p.get("InterfaceAlias") or p.get("InterfaceIndex") or "?"
-        evidence[f"profile {alias}"] = (
-            f"{p.get('Name')}: IPv4 {v4}, IPv6 {v6}, {_name(p.get('NetworkCategory'), CATEGORY)}"
-        )
+        category = _name(p.get("NetworkCategory"), CATEGORY)
+        evidence[f"profile {alias}"] = f"{p.get('Name')}: IPv4 {v4}, IPv6 {v6}, {category}"
         if "Internet" in (v4, v6):
             internet.append(f"{alias} (IPv4 {v4}, IPv6 {v6})")
-    if not profiles:
-        finding = fail(
-            causes.NCSI_NO_CONNECTION, "Windows reports no connected network", _NO_INTERNET
-        )
-        return judge([finding], "", evidence)
-    findings = (
-        []
-        if internet
-        else [
-            fail(
-                causes.NCSI_NO_INTERNET,
-                "no network has Internet connectivity according to Windows ("
-                + "; ".join(evidence.values())
-                + ")",
-                _NO_INTERNET,
-            )
-        ]
-    )
+    findings = []
+    if not evidence:
+        detail = "Windows reports no connected network"
+        findings.append(fail(causes.NCSI_NO_CONNECTION, detail, _NO_INTERNET))
+    elif not internet:
+        detail = f"Windows sees no Internet on any network ({'; '.join(evidence.values())})"
+        findings.append(fail(causes.NCSI_NO_INTERNET, detail, _NO_INTERNET))
     return judge(findings, "Windows sees the Internet on " + ", ".join(internet), evidence)
 
 
@@ -138,21 +122,11 @@ def interpret_policy(data: Data) -> Verdict:
     evidence["EnableActiveProbing"] = shown(dword(probes, "EnableActiveProbing"))
     findings = []
     if dword(policy, "NoActiveProbe"):
-        findings.append(
-            warn(
-                causes.NCSI_PROBING_OFF,
-                "a policy turns off NCSI's active probes (NoActiveProbe = 1)",
-                _PROBING,
-            )
-        )
+        detail = "a policy turns off NCSI's active probes (NoActiveProbe = 1)"
+        findings.append(warn(causes.NCSI_PROBING_OFF, detail, _PROBING))
     elif dword(probes, "EnableActiveProbing") == 0:
-        findings.append(
-            warn(
-                causes.NCSI_PROBING_OFF,
-                "NCSI's active probes are off (EnableActiveProbing = 0)",
-                _PROBING,
-            )
-        )
+        detail = "NCSI's active probes are off (EnableActiveProbing = 0)"
+        findings.append(warn(causes.NCSI_PROBING_OFF, detail, _PROBING))
     custom = {
         name: probes[name]
         for name, defaults in DEFAULT_PROBES.items()
@@ -160,24 +134,17 @@ def interpret_policy(data: Data) -> Verdict:
     }
     evidence |= {name: str(value) for name, value in custom.items()}
     if custom:
-        findings.append(
-            warn(
-                causes.NCSI_PROBE_CHANGED,
-                "Windows probes custom targets: "
-                + ", ".join(f"{k} = {v}" for k, v in custom.items()),
-                _CUSTOM,
-            )
+        detail = "Windows probes custom targets: " + ", ".join(
+            f"{k} = {v}" for k, v in custom.items()
         )
+        findings.append(warn(causes.NCSI_PROBE_CHANGED, detail, _CUSTOM))
     if dword(misspelt, "UseGlobalDns") is not None and dword(policy, "UseGlobalDns") is None:
         evidence[f"{POLICY_MISSPELT} UseGlobalDns"] = shown(dword(misspelt, "UseGlobalDns"))
-        findings.append(
-            warn(
-                causes.NCSI_POLICY_MISPLACED,
-                "UseGlobalDns is set under a key Windows does not read "
-                "(...\\Windows\\Windows\\NetworkConnectivityStatusIndicator)",
-                _MISPLACED,
-            )
+        detail = (
+            "UseGlobalDns is set under a key Windows does not read "
+            "(...\\Windows\\Windows\\NetworkConnectivityStatusIndicator)"
         )
+        findings.append(warn(causes.NCSI_POLICY_MISPLACED, detail, _MISPLACED))
     global_dns = "on" if dword(policy, "UseGlobalDns") else "off"
     return judge(
         findings, f"NCSI probes Microsoft's targets actively (UseGlobalDns {global_dns})", evidence

@@ -128,31 +128,17 @@ def interpret_acl(data: Data) -> Verdict:
     allowed = [a for a in aces if a.kind == "A"]
     findings = []
     if denied:
-        findings.append(
-            fail(
-                causes.NETWORK_SERVICE_ACL,
-                f"NETWORK SERVICE is denied access {denied[0].mask:#x} to {HIVE}",
-                _GRANT,
-            )
-        )
+        detail = f"NETWORK SERVICE is denied access {denied[0].mask:#x} to {HIVE}"
+        findings.append(fail(causes.NETWORK_SERVICE_ACL, detail, _GRANT))
     elif not allowed:
-        findings.append(
-            fail(
-                causes.NETWORK_SERVICE_ACL,
-                f"NETWORK SERVICE is not listed in {HIVE}'s permissions",
-                _GRANT,
-            )
-        )
+        detail = f"NETWORK SERVICE is not listed in {HIVE}'s permissions"
+        findings.append(fail(causes.NETWORK_SERVICE_ACL, detail, _GRANT))
     elif not any(full_control(a.mask) for a in allowed):
         rights = " | ".join(f"{a.mask:#x}" for a in allowed)
-        findings.append(
-            fail(
-                causes.NETWORK_SERVICE_ACL,
-                f"NETWORK SERVICE has only {rights} on {HIVE}, not Full "
-                f"Control ({KEY_ALL_ACCESS:#x})",
-                _GRANT,
-            )
+        detail = (
+            f"NETWORK SERVICE has only {rights} on {HIVE}, not Full Control ({KEY_ALL_ACCESS:#x})"
         )
+        findings.append(fail(causes.NETWORK_SERVICE_ACL, detail, _GRANT))
     return judge(findings, f"NETWORK SERVICE has Full Control of {HIVE}", evidence)
 
 

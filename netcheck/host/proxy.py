@@ -157,36 +157,25 @@ def interpret_connections(data: Data) -> Verdict:
                 decoded[where] = decode(values[name])
             except ValueError as exc:
                 evidence[where] = f"corrupt: {exc}"
-                findings.append(
-                    fail(
-                        causes.PROXY_CONNECTIONS_CORRUPT,
-                        f"{name} under {path} is corrupt ({exc})",
-                        _CORRUPT,
-                    )
-                )
+                detail = f"{name} under {path} is corrupt ({exc})"
+                findings.append(fail(causes.PROXY_CONNECTIONS_CORRUPT, detail, _CORRUPT))
             else:
                 evidence[where] = str(decoded[where])
     default, saved = (decoded.get(f"{CONNECTIONS[0]}\\{name}") for name in BLOBS)
     if default and saved and not default.same(saved):
-        findings.append(
-            warn(
-                causes.PROXY_CONNECTIONS_DISAGREE,
-                f"this user's DefaultConnectionSettings ({default.setting}) and "
-                f"SavedLegacySettings ({saved.setting}) differ",
-                _DISAGREE,
-            )
+        detail = (
+            f"this user's DefaultConnectionSettings ({default.setting}) and "
+            f"SavedLegacySettings ({saved.setting}) differ"
         )
+        findings.append(warn(causes.PROXY_CONNECTIONS_DISAGREE, detail, _DISAGREE))
     wininet = parse_wininet(key_values(data, USER_SETTINGS) or {})
     evidence["Internet Settings values"] = str(wininet)
     if default and not default.setting.same_route(wininet):
-        findings.append(
-            warn(
-                causes.PROXY_CONNECTIONS_DISAGREE,
-                f"this user's DefaultConnectionSettings ({default.setting}) and "
-                f"Internet Settings values ({wininet}) differ",
-                _DISAGREE,
-            )
+        detail = (
+            f"this user's DefaultConnectionSettings ({default.setting}) and "
+            f"Internet Settings values ({wininet}) differ"
         )
+        findings.append(warn(causes.PROXY_CONNECTIONS_DISAGREE, detail, _DISAGREE))
     ok = (
         f"the Connections values decode and agree: {default}"
         if default

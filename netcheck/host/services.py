@@ -36,6 +36,11 @@ _SFC = (
     "If it will not start, run `sfc /scannow` in an elevated Command Prompt, restart when "
     "it completes, and try again."
 )
+_REPAIR = (
+    "Windows is missing one of its own services: run `sfc /scannow` and then `DISM /Online "
+    "/Cleanup-Image /RestoreHealth` in an elevated prompt, and restart."
+)
+_STARTUP = {"Auto": "Automatic", "Manual": "Manual"}  # StartMode's words, Set-Service's
 
 
 def _collector(service: Service) -> Callable[[float], Reading]:
@@ -55,30 +60,19 @@ def _interpreter(service: Service) -> Callable[[Reading], Verdict]:
         f"Start it: in services.msc right-click '{service.label}' and select Start, or run "
         f"`Start-Service {service.name}` in an elevated PowerShell. {_SFC}"
     )
+    default = _STARTUP[service.default_start]
     enable_it = (
-        f"Set its startup type back to Windows' default ({_STARTUP[service.default_start]}) "
-        f"in services.msc, or `Set-Service {service.name} -StartupType "
-        f"{_STARTUP[service.default_start]}` elevated, then start it; if a Group Policy "
-        f"disables it, ask whoever manages the policy. {_SFC}"
+        f"Set its startup type back to Windows' default ({default}) in services.msc, or "
+        f"`Set-Service {service.name} -StartupType {default}` elevated, then start it; if a "
+        f"Group Policy disables it, ask whoever manages the policy. {_SFC}"
     )
 
     @interpreter
     def interpret(data: Data) -> Verdict:
         found = [s for s in data.get("services") or [] if s and s.get("Name")]
         if not found:
-            return judge(
-                [
-                    fail(
-                        causes.SERVICE_MISSING,
-                        f"the service {service.name} ({service.label}) is not installed",
-                        "Windows is missing one of its own services: run `sfc /scannow` and then "
-                        "`DISM /Online /Cleanup-Image /RestoreHealth` in an elevated prompt, and "
-                        "restart.",
-                    )
-                ],
-                "",
-                {"service": service.name},
-            )
+            detail = f"the service {service.name} ({service.label}) is not installed"
+            return judge([fail(causes.SERVICE_MISSING, detail, _REPAIR)], "", {})
         svc = found[0]
         state, start = str(svc.get("State") or "Unknown"), str(svc.get("StartMode") or "Unknown")
         evidence = {
@@ -97,27 +91,15 @@ def _interpreter(service: Service) -> Callable[[Reading], Verdict]:
         elif state == "Stopped" and service.must_run:
             findings.append(fail(causes.SERVICE_STOPPED, what, start_it))
         elif state == "Stopped":
-            findings.append(
-                warn(
-                    causes.SERVICE_STOPPED,
-                    f"{what}: Windows starts it on demand, but the checklist wants it running",
-                    start_it,
-                )
-            )
+            detail = f"{what}: Windows starts it on demand, but the checklist wants it running"
+            findings.append(warn(causes.SERVICE_STOPPED, detail, start_it))
         else:  # Start Pending, Stop Pending, Paused...
-            findings.append(
-                warn(
-                    causes.SERVICE_PENDING,
-                    what,
-                    f"Wait a minute and check again. {start_it}",
-                )
-            )
+            advice = f"Wait a minute and check again. {start_it}"
+            findings.append(warn(causes.SERVICE_PENDING, what, advice))
         return judge(findings, what, evidence)
 
     return interpret
 
-
-_STARTUP = {"Auto": "Automatic", "Manual": "Manual"}
 
 CHECKS = tuple(
     HostCheck(

@@ -148,40 +148,23 @@ def interpret_schannel(data: Data) -> Verdict:
     enabled, off_by_default = dword(client, "Enabled"), dword(client, "DisabledByDefault")
     findings = []
     if win.too_old:
-        findings.append(
-            fail(
-                causes.OS_TOO_OLD,
-                f"{win} predates TLS 1.2 support (Windows 7 SP1)",
-                _UPDATE,
-            )
-        )
+        detail = f"{win} predates TLS 1.2 support (Windows 7 SP1)"
+        findings.append(fail(causes.OS_TOO_OLD, detail, _UPDATE))
     if enabled == 0:
-        findings.append(
-            fail(
-                causes.TLS12_DISABLED,
-                "TLS 1.2 is disabled for client connections (Enabled = 0)",
-                _SCHANNEL,
-            )
-        )
+        detail = "TLS 1.2 is disabled for client connections (Enabled = 0)"
+        findings.append(fail(causes.TLS12_DISABLED, detail, _SCHANNEL))
     elif off_by_default:
-        findings.append(
-            warn(
-                causes.TLS12_NOT_DEFAULT,
-                "TLS 1.2 is off by default for clients (DisabledByDefault = "
-                f"{shown(off_by_default)}): programs that let Windows choose "
-                "the protocol do not use it",
-                _SCHANNEL,
-            )
+        detail = (
+            "TLS 1.2 is off by default for clients (DisabledByDefault = "
+            f"{shown(off_by_default)}): programs that let Windows choose "
+            "the protocol do not use it"
         )
+        findings.append(warn(causes.TLS12_NOT_DEFAULT, detail, _SCHANNEL))
     elif off_by_default is None and (win.major, win.minor) == (6, 1) and not win.too_old:
-        findings.append(
-            warn(
-                causes.TLS12_NOT_DEFAULT,
-                f"{win} leaves TLS 1.2 off by default for clients unless "
-                "DisabledByDefault = 0 is set",
-                _SCHANNEL,
-            )
+        detail = (
+            f"{win} leaves TLS 1.2 off by default for clients unless DisabledByDefault = 0 is set"
         )
+        findings.append(warn(causes.TLS12_NOT_DEFAULT, detail, _SCHANNEL))
     how = "set explicitly" if client and (enabled or off_by_default == 0) else "Windows default"
     return judge(
         findings,
@@ -214,23 +197,16 @@ def interpret_winhttp(data: Data) -> Verdict:
         value = dword(key_values(data, path), "DefaultSecureProtocols")
         evidence[f"WinHTTP DefaultSecureProtocols ({view})"] = protocols(value)
         if value is not None and not value & TLS12:
-            findings.append(
-                fail(
-                    causes.WINHTTP_TLS12_DISABLED,
-                    f"WinHTTP ({view}) DefaultSecureProtocols = "
-                    f"{protocols(value)} leaves out TLS 1.2",
-                    _WINHTTP,
-                )
+            detail = (
+                f"WinHTTP ({view}) DefaultSecureProtocols = {protocols(value)} leaves out TLS 1.2"
             )
+            findings.append(fail(causes.WINHTTP_TLS12_DISABLED, detail, _WINHTTP))
         elif value is None and win.legacy:
-            findings.append(
-                fail(
-                    causes.WINHTTP_TLS12_DISABLED,
-                    f"WinHTTP ({view}) has no DefaultSecureProtocols: on "
-                    f"{win.name} it does not offer TLS 1.2 by default",
-                    _WINHTTP,
-                )
+            detail = (
+                f"WinHTTP ({view}) has no DefaultSecureProtocols: on "
+                f"{win.name} it does not offer TLS 1.2 by default"
             )
+            findings.append(fail(causes.WINHTTP_TLS12_DISABLED, detail, _WINHTTP))
     return judge(findings, f"WinHTTP, which activation uses, offers TLS 1.2 on {win}", evidence)
 
 
@@ -255,22 +231,14 @@ def interpret_internet_options(data: Data) -> Verdict:
     findings = []
     if value is not None and not value & TLS12:
         advice = _INTERNET_OPTIONS_POLICY if "Policies" in source else _INTERNET_OPTIONS
-        findings.append(
-            fail(
-                causes.INTERNET_OPTIONS_TLS12_DISABLED,
-                f"'Use TLS 1.2' is off in Internet Options ({protocols(value)}, from {source})",
-                advice,
-            )
-        )
+        detail = f"'Use TLS 1.2' is off in Internet Options ({protocols(value)}, from {source})"
+        findings.append(fail(causes.INTERNET_OPTIONS_TLS12_DISABLED, detail, advice))
     elif value is None and win.legacy:
-        findings.append(
-            warn(
-                causes.INTERNET_OPTIONS_TLS12_UNSET,
-                f"Internet Options' protocols are not set: on {win.name} the "
-                "default depends on the Internet Explorer version",
-                _INTERNET_OPTIONS,
-            )
+        detail = (
+            f"Internet Options' protocols are not set: on {win.name} the "
+            "default depends on the Internet Explorer version"
         )
+        findings.append(warn(causes.INTERNET_OPTIONS_TLS12_UNSET, detail, _INTERNET_OPTIONS))
     how = f"from {source}" if source else "Windows default"
     return judge(findings, f"Internet Options allow TLS 1.2 ({how})", evidence)
 
@@ -300,23 +268,15 @@ def interpret_dotnet(data: Data) -> Verdict:
         )
         off = [name for name, v in settings.items() if v == 0]
         if off:
-            findings.append(
-                warn(
-                    causes.DOTNET_TLS12_NOT_DEFAULT,
-                    f"{' and '.join(off)} = 0 under {path}",
-                    _DOTNET,
-                )
-            )
+            detail = f"{' and '.join(off)} = 0 under {path}"
+            findings.append(warn(causes.DOTNET_TLS12_NOT_DEFAULT, detail, _DOTNET))
         elif win.legacy and values is not None and "v4" in path and 1 not in settings.values():
-            findings.append(
-                warn(
-                    causes.DOTNET_TLS12_NOT_DEFAULT,
-                    f"on {win.name}, .NET 4 programs built for older "
-                    f"versions do not use TLS 1.2 unless {path} sets "
-                    "SchUseStrongCrypto or SystemDefaultTlsVersions to 1",
-                    _DOTNET,
-                )
+            detail = (
+                f"on {win.name}, .NET 4 programs built for older "
+                f"versions do not use TLS 1.2 unless {path} sets "
+                "SchUseStrongCrypto or SystemDefaultTlsVersions to 1"
             )
+            findings.append(warn(causes.DOTNET_TLS12_NOT_DEFAULT, detail, _DOTNET))
     return judge(findings, ".NET Framework programs can use TLS 1.2", evidence)
 
 
