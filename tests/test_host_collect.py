@@ -13,6 +13,7 @@ import pytest
 
 import netcheck.host
 from netcheck.host import CHECKS, HostCheck, Reading, causes, run
+from netcheck.host.__main__ import main
 from netcheck.host.base import Data, ReadError, Verdict, interpreter, judge
 from netcheck.host.collect import Completed, parse_powershell, powershell_script, run_command
 
@@ -228,3 +229,11 @@ def test_real_checks_off_windows_are_unreadable_not_errors() -> None:
 def test_a_reading_survives_its_json_form() -> None:
     reading = Reading({"keys": {"HKLM\\Ä": {"values": {"n": 1}}}}, "")
     assert Reading.from_json(reading.to_json()) == reading
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="it runs on Windows")
+def test_the_command_line_refuses_to_run_off_windows(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--record", "readings"])
+    assert exited.value.code == 2
+    assert "run this on Windows" in capsys.readouterr().err

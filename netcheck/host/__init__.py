@@ -60,10 +60,14 @@ def collect_within(check: HostCheck, timeout: float) -> Reading:
 
 def run(check: HostCheck, timeout: float) -> Verdict:
     """Read and judge one check; never raises (off Windows it is not called)."""
-    reading = collect_within(check, timeout)
+    return judge_safely(check, collect_within(check, timeout))
+
+
+def judge_safely(check: HostCheck, reading: Reading) -> Verdict:
+    """The check's verdict on a reading; a bug in its interpreter becomes a verdict too."""
     try:
         return check.interpret(reading)
-    except Exception as exc:  # an interpreter bug: say so instead of raising
+    except Exception as exc:
         return Verdict(
             "unreadable",
             causes.CHECK_ERROR,
