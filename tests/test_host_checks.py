@@ -2,7 +2,7 @@
 
 Each file under tests/data/host/<check id>/ is one reading as its collector returns it
 (`data` and `error`, as `python -m netcheck.host --record` writes them) plus `expect`: the
-outcome, the cause and words the detail (and advice) must contain.
+outcome, the cause and words the detail (and advice, and evidence) must contain.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def test_recorded_reading(path: Path) -> None:
         assert words in verdict.detail
     for words in expect.get("advice", []):
         assert words in verdict.advice
+    for key, words in expect.get("evidence", {}).items():
+        assert words in verdict.evidence[key]
     # Every verdict: one line of detail, advice exactly when it did not pass, text evidence.
     assert verdict.detail and "\n" not in verdict.detail
     assert bool(verdict.advice) == (verdict.outcome != "pass")

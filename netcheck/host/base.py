@@ -142,6 +142,15 @@ def dword(values: Mapping[str, Any] | None, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def folder_text(summary: Mapping[str, Any] | None) -> str:
+    """A folder as collect.folder_summary read it."""
+    if not summary:
+        return "absent"
+    if "error" in summary:
+        return f"{summary['path']}: not readable ({summary['error']})"
+    return f"{summary['files']} file(s), {summary['bytes']} bytes in {summary['path']}"
+
+
 def shown(value: Any) -> str:
     """A registry value as the report shows it."""
     if value is None:

@@ -8,7 +8,16 @@ empties when sign-in still fails are shown (file count and size), never touched.
 from __future__ import annotations
 
 from netcheck.host import causes
-from netcheck.host.base import Data, HostCheck, Reading, Verdict, fail, interpreter, judge
+from netcheck.host.base import (
+    Data,
+    HostCheck,
+    Reading,
+    Verdict,
+    fail,
+    folder_text,
+    interpreter,
+    judge,
+)
 from netcheck.host.collect import folder_summary, powershell
 
 PACKAGE = "Microsoft.AAD.BrokerPlugin"
@@ -49,11 +58,7 @@ _REGISTER = (
 
 @interpreter
 def interpret(data: Data) -> Verdict:
-    evidence = {}
-    for path, summary in (data.get("folders") or {}).items():
-        evidence[path] = (
-            "absent" if not summary else f"{summary['files']} file(s), {summary['bytes']} bytes"
-        )
+    evidence = {path: folder_text(summary) for path, summary in data["folders"].items()}
     packages = [p for p in data.get("packages") or [] if isinstance(p, dict) and p.get("Name")]
     if not packages:
         return judge(

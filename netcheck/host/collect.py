@@ -150,12 +150,16 @@ def registry_collector(*keys: Key) -> Callable[[float], Reading]:
 
 
 def folder_summary(path: str) -> dict[str, Any] | None:
-    """How many files a folder holds (recursively) and their size; None if it is absent."""
+    """How many files a folder holds (recursively) and their size, or why that could not be
+    read; None if the folder is absent."""
     folder = Path(os.path.expandvars(path))
     if not folder.is_dir():
         return None
-    files = [p for p in folder.rglob("*") if p.is_file()]
-    return {"path": str(folder), "files": len(files), "bytes": sum(p.stat().st_size for p in files)}
+    try:
+        sizes = [p.stat().st_size for p in folder.rglob("*") if p.is_file()]
+    except OSError as exc:
+        return {"path": str(folder), "error": exc.strerror or str(exc)}
+    return {"path": str(folder), "files": len(sizes), "bytes": sum(sizes)}
 
 
 # --- PowerShell ------------------------------------------------------------------------
@@ -163,8 +167,10 @@ def folder_summary(path: str) -> dict[str, Any] | None:
 _ERROR = "netcheck-error "
 _OLD = "netcheck-old-powershell "
 # Windows PowerShell 5.1 and PowerShell 2.0 both run this; 2.0 has no ConvertTo-Json.
+# Progress and warnings are silenced: the console host would print them among the JSON.
 _SCRIPT = """$ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
+$WarningPreference = 'SilentlyContinue'
 if ($PSVersionTable.PSVersion.Major -lt 3) {
   [Console]::Error.WriteLine('%(old)s' + $PSVersionTable.PSVersion); exit 3 }
 $ascii = [Text.RegularExpressions.MatchEvaluator]{ param($m) '\\u{0:x4}' -f [int][char]$m.Value }

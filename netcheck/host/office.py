@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from netcheck.host.base import Data, HostCheck, Reading, Verdict, interpreter, judge, registry_key
+from netcheck.host.base import (
+    Data,
+    HostCheck,
+    Reading,
+    Verdict,
+    folder_text,
+    interpreter,
+    judge,
+    registry_key,
+)
 from netcheck.host.collect import Key, folder_summary, read_key
 
 CACHE = (
@@ -38,10 +47,7 @@ def _summary(values: dict[str, Any]) -> str:
 @interpreter
 def interpret(data: Data) -> Verdict:
     cache = registry_key(data, CACHE)
-    folder = data.get("folder")
-    evidence = {
-        "cache folder": f"{folder['files']} file(s) in {folder['path']}" if folder else "absent"
-    }
+    evidence = {"cache folder": folder_text(data.get("folder"))}
     if cache is None:
         return judge([], "no cached officeclient.microsoft.com entries in the registry", evidence)
     subkeys = cache.get("subkeys") or {}
