@@ -60,17 +60,10 @@ def interpret_routes(data: Data) -> Verdict:
     winhttp = parse_netsh(str(data.get("netsh", "")))
     wininet = parse_wininet(key_values(data, USER_SETTINGS) or {})
     rows, warning = environment_rows(winhttp, wininet)
-    findings = (
-        []
-        if warning is None
-        else [
-            warn(
-                causes.PROXY_MISMATCH,
-                f"WinHTTP uses {winhttp}, this user's Internet Options {wininet}",
-                MISMATCH_ADVICE,
-            )
-        ]
-    )
+    findings = []
+    if warning is not None:
+        detail = f"WinHTTP uses {winhttp}, this user's Internet Options {wininet}"
+        findings.append(warn(causes.PROXY_MISMATCH, detail, MISMATCH_ADVICE))
     return judge(findings, f"WinHTTP and Internet Options both use {winhttp}", rows)
 
 
