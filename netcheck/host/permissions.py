@@ -7,6 +7,8 @@ rights are translated). The checklist wants NETWORK SERVICE to have Full Control
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from dataclasses import dataclass
 
@@ -133,10 +135,10 @@ def interpret_acl(data: Data) -> Verdict:
     elif not allowed:
         detail = f"NETWORK SERVICE is not listed in {HIVE}'s permissions"
         findings.append(fail(causes.NETWORK_SERVICE_ACL, detail, _GRANT))
-    elif not any(full_control(a.mask) for a in allowed):
-        rights = " | ".join(f"{a.mask:#x}" for a in allowed)
+    elif not full_control(granted := functools.reduce(operator.or_, (a.mask for a in allowed))):
         detail = (
-            f"NETWORK SERVICE has only {rights} on {HIVE}, not Full Control ({KEY_ALL_ACCESS:#x})"
+            f"NETWORK SERVICE has only {granted:#x} on {HIVE}, not Full Control "
+            f"({KEY_ALL_ACCESS:#x})"
         )
         findings.append(fail(causes.NETWORK_SERVICE_ACL, detail, _GRANT))
     return judge(findings, f"NETWORK SERVICE has Full Control of {HIVE}", evidence)
