@@ -187,9 +187,13 @@ def test_a_slow_command_in_a_collector_becomes_unreadable() -> None:
 
 
 def test_a_collector_stuck_elsewhere_is_left_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    def stuck(timeout: float) -> Reading:
+        time.sleep(30)  # a read that ignores its deadline
+        return Reading()
+
     monkeypatch.setattr(netcheck.host, "GRACE", 0.2)
     start = time.monotonic()
-    verdict = run(check_with(lambda timeout: time.sleep(30) or Reading()), 0.3)
+    verdict = run(check_with(stuck), 0.3)
     assert time.monotonic() - start < 2
     assert verdict.detail == "could not read: reading took longer than 0.3 s"
 

@@ -36,10 +36,9 @@ class Completed:
 def run_command(argv: list[str], timeout: float) -> Completed:
     """Run a command with no input; past `timeout` seconds it is killed (with anything it
     started, on POSIX) and ReadError says so."""
+    group: dict[str, Any] = {"start_new_session": True}  # its own process group, to kill
     if sys.platform == "win32":
-        group: dict[str, Any] = {"creationflags": subprocess.CREATE_NO_WINDOW}
-    else:
-        group = {"start_new_session": True}
+        group = {"creationflags": subprocess.CREATE_NO_WINDOW}
     name = Path(argv[0]).name
     try:
         proc = subprocess.Popen(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from netcheck.host import causes
 from netcheck.host.base import (
     Data,
+    Finding,
     HostCheck,
     Verdict,
     fail,
@@ -71,7 +72,9 @@ _LSP = (
 
 @interpreter
 def interpret(data: Data) -> Verdict:
-    findings, providers, layered = [], {}, {}
+    findings: list[Finding] = []
+    providers: dict[str, int] = {}  # DLL: number of entries
+    layered: dict[str, list[str]] = {}  # DLL: its layered entries
     for path in ENTRIES:
         catalog = registry_key(data, path) or {}
         for entry, values in sorted((catalog.get("subkeys") or {}).items()):
