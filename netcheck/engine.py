@@ -105,7 +105,8 @@ async def run(
             result.detail = await KINDS[check.kind].probe(check.target, network, trace)
         if trace.warnings:
             warning = trace.warnings[0]
-            result.outcome, result.layer, result.cause = Outcome.WARN, warning.layer, warning.cause
+            _failed(result, warning)
+            result.outcome = Outcome.WARN
             result.detail = f"{warning.detail} (warning only; {result.detail})"
     except Failure as exc:
         _failed(result, exc)
@@ -141,7 +142,7 @@ async def run(
 
 def _failed(result: Result, failure: Failure) -> None:
     result.outcome, result.layer, result.cause = Outcome.FAIL, failure.layer, failure.cause
-    result.detail = failure.detail
+    result.detail, result.advice_given = failure.detail, failure.advice
 
 
 async def _family_variant_through_proxy(target: Target, network: Network, trace: Trace) -> bool:

@@ -29,6 +29,7 @@ class Layer(StrEnum):
     TLS = "tls"
     HTTP = "http"
     CONTENT = "content"
+    HOST = "host"  # this machine's own settings (the Windows host checks)
 
 
 # Causes, grouped by where they usually occur.
@@ -80,11 +81,12 @@ OVERLOADED = "overloaded"  # no verdict: this machine was too busy to run the ch
 
 
 class Failure(Exception):
-    """A classified network failure: raised inside probes, returned to callers as a Result."""
+    """A classified failure: raised inside probes, returned to callers as a Result. `advice`
+    replaces the cause's own (netcheck.advice) where the probe knows better."""
 
-    def __init__(self, layer: Layer, cause: str, detail: str) -> None:
+    def __init__(self, layer: Layer, cause: str, detail: str, advice: str = "") -> None:
         super().__init__(detail)
-        self.layer, self.cause, self.detail = layer, cause, detail
+        self.layer, self.cause, self.detail, self.advice = layer, cause, detail, advice
 
 
 class Skip(Exception):

@@ -121,6 +121,12 @@ class Result:
     evidence: dict[str, str] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
+    advice_given: str = ""  # the probe's own advice, where it knows better than the cause's
+
+    @property
+    def advice(self) -> str:
+        """What to do about this failure or warning ("" when it passed)."""
+        return self.advice_given or advice_for(self.check, self.cause, self.layer)
 
     @property
     def passed(self) -> bool:
@@ -135,6 +141,6 @@ class Result:
             head += f" at {self.layer} ({self.cause})"
         lines = [head, f"  {self.detail}"]
         lines += [f"  {k}: {v}" for k, v in self.evidence.items()]
-        if advice := advice_for(self.check, self.cause, self.layer):
+        if advice := self.advice:
             lines.append(f"What to do: {advice}")
         return "\n".join(lines)

@@ -180,6 +180,11 @@ def msoid(request: pytest.FixtureRequest) -> Result:
     return _result(request)
 
 
+@pytest.fixture
+def host(request: pytest.FixtureRequest) -> Result:
+    return _result(request)
+
+
 def _record(item: pytest.Item) -> results.Record | None:
     """The item's record, made once its setup ran (the fixture has probed by then)."""
     if RECORD in item.stash:
