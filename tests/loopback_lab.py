@@ -40,7 +40,9 @@ from tests.fakenet import (
 REPO = Path(__file__).resolve().parent.parent
 ORIGIN, ORIGIN6 = "198.18.1.1", "2001:db8:ffff::1"
 LOCAL_NETWORK = "198.18.0.0/16"  # every address here is local to the self-tests' namespace
-NAMESERVER = ("127.0.0.53", 5353)
+# The lab's DNS server: --nameserver in suite runs, and the system resolver of the self-tests'
+# namespace (./selftest mounts tests/data/etc/resolv.conf and hosts there).
+NAMESERVER = ("127.0.0.53", 53)
 PROXY = ("127.0.4.1", 3128)
 # The probe timeout of lab runs: generous, so a loaded 2-core CI machine never times out a
 # healthy check; the faults that wait for it (dropped, silent, drip) cost this much once.
@@ -123,7 +125,22 @@ FAULT_HOSTS = {
     "intercepted.netcheck.test": "198.18.2.13",
     "wildcard.netcheck.test": "198.18.2.14",
 }
+DROPPED = FAULT_HOSTS["dropped.netcheck.test"]  # SYNs to port 443 are dropped
+BLOCK_PAGE = "198.18.7.1"  # a DNS filter's block page: answers 200 on ports 80 and 443
 FAULT_ZONE = {
+    # DNS filters and resolvers that mishandle AAAA (tests/test_resolver.py).
+    "sinkhole0.netcheck.test": ZoneEntry(a=["0.0.0.0"], aaaa=["::"]),
+    "sinkhole127.netcheck.test": ZoneEntry(a=["127.0.0.1"], aaaa=["::1"]),
+    "blockpage.netcheck.test": ZoneEntry(a=[BLOCK_PAGE]),
+    "aaaadrop.netcheck.test": ZoneEntry(a=[ORIGIN], aaaa=[ORIGIN6], aaaa_fault="timeout"),
+    "aaaaservfail.netcheck.test": ZoneEntry(a=[ORIGIN], aaaa=[ORIGIN6], aaaa_fault="servfail"),
+    "aaaanxdomain.netcheck.test": ZoneEntry(a=[ORIGIN], aaaa=[ORIGIN6], aaaa_fault="nxdomain"),
+    "deadfirst.netcheck.test": ZoneEntry(a=[DROPPED, ORIGIN]),
+    "deadlast.netcheck.test": ZoneEntry(a=[ORIGIN, DROPPED]),
+    # Pinned by the self-tests' hosts file (tests/data/etc/hosts); DNS answers the origin.
+    "pinned0.netcheck.test": ZoneEntry(a=[ORIGIN]),
+    "pinned127.netcheck.test": ZoneEntry(a=[ORIGIN]),
+    "stalepin.netcheck.test": ZoneEntry(a=[ORIGIN]),
     "servfail.netcheck.test": ZoneEntry(fault="servfail"),
     "dnstimeout.netcheck.test": ZoneEntry(fault="timeout"),
     "nodata.netcheck.test": ZoneEntry(fault="nodata"),
@@ -397,6 +414,10 @@ def start(workdir: Path) -> Lab:
             host["drip.netcheck.test"], 80, routes={"*": Response(body=CONNECT_TEST, drip=0.3)}
         )
     )
+    blocked = {"*": Response(body=b"<html>Blocked by your organisation's DNS filter</html>")}
+    stack.enter_context(WebServer(BLOCK_PAGE, 80, routes=blocked))
+    block_tls = ca.server_context(cert=ca.issue_cert("filter.example"))
+    stack.enter_context(WebServer(BLOCK_PAGE, 443, tls=block_tls, routes=blocked))
 
     def proxy_resolve(name: str) -> str:  # the proxy knows one name the client cannot resolve
         return ORIGIN if name == "proxyonly.netcheck.test" else dns.resolve(name)

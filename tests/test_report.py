@@ -35,7 +35,7 @@ def test_report_has_netcheck_columns_environment_and_evidence(healthy: SuiteRun)
     assert data["title"] == "netcheck report"
     env = data["environment"]
     assert env["Profile"].startswith("Microsoft 365 Apps activation")
-    assert env["Resolver"] == "127.0.0.53:5353 only (--nameserver)"
+    assert env["Resolver"] == "127.0.0.53 only (--nameserver)"
     assert env["Proxy"] == NO_PROXY  # Lab.run removes proxy variables
     (row,) = healthy.rows("test_tls12[login.microsoftonline.com]")
     cells = "".join(row["resultsTableRow"])

@@ -23,15 +23,17 @@ import dns.rrset
 
 from ._base import TCPServer, host_port
 
-Fault = Literal["servfail", "refused", "timeout", "nodata", "truncate"]
+Fault = Literal["servfail", "refused", "timeout", "nodata", "truncate", "nxdomain"]
 
 
 @dataclass
 class ZoneEntry:
     """Records of one name. ``fault`` overrides the answer:
 
-    servfail/refused -> that rcode; timeout -> no reply at all; nodata -> NOERROR, empty
-    answer; truncate -> UDP reply with TC set and no answer (full answer over TCP).
+    servfail/refused/nxdomain -> that rcode; timeout -> no reply at all; nodata -> NOERROR,
+    empty answer; truncate -> UDP reply with TC set and no answer (full answer over TCP).
+    ``aaaa_fault`` applies to AAAA questions only (resolvers and appliances that mishandle
+    AAAA while A works).
     """
 
     a: list[str] = field(default_factory=list)
@@ -39,6 +41,7 @@ class ZoneEntry:
     cname: str | None = None
     txt: list[str] = field(default_factory=list)
     fault: Fault | None = None
+    aaaa_fault: Fault | None = None
     ttl: int = 60
 
 
@@ -158,12 +161,14 @@ class DNSServer(TCPServer):
             if entry is None:
                 reply.set_rcode(dns.rcode.NXDOMAIN)
                 break
-            match entry.fault:
+            aaaa = question.rdtype == dns.rdatatype.AAAA
+            fault = entry.aaaa_fault if aaaa and entry.aaaa_fault else entry.fault
+            match fault:
                 case "timeout":
                     return None
-                case "servfail" | "refused":
+                case "servfail" | "refused" | "nxdomain":
                     reply.answer.clear()
-                    reply.set_rcode(dns.rcode.from_text(entry.fault))
+                    reply.set_rcode(dns.rcode.from_text(fault))
                     break
                 case "nodata":
                     break
@@ -183,7 +188,7 @@ class DNSServer(TCPServer):
             if values:
                 reply.answer.append(_rrset(name, entry.ttl, question.rdtype, values))
             break
-        return reply.to_wire()
+        return reply.to_wire(want_shuffle=False)  # records in zone order, for the tests
 
 
 def _values(entry: ZoneEntry, rdtype: str) -> list[str]:
