@@ -45,7 +45,7 @@ PROXY_FINGERPRINTS = (
 )
 PROXY_GATEWAY_ERRORS = (502, 504)  # through a forward proxy, the gateway is the proxy
 AUTH_ROUNDS = 4  # 407s answered before giving up (NTLM needs two)
-CONNECT_ANSWER_BYTES = 65536
+CONNECT_BYTES = 65536  # of a proxy's answer to CONNECT (a 407 page, a block page)
 
 
 @dataclass
@@ -98,18 +98,21 @@ class Network:
     async def proxy_for(self, url: Url, trace: Trace) -> Proxy | None:
         if self.pac is None:
             return self.proxies.rules.proxy_for(url)
+        # The PAC file answers within the check's deadline, or that is its verdict.
         trace.on_timeout = Failure(
-            Layer.PROXY, f.PAC_ERROR, f"{self.pac} did not answer for {url} within the deadline"
+            Layer.PROXY, f.PAC_ERROR, f"the PAC file did not answer for {url} within the deadline"
         )
         try:
-            answer = await self.pac.find(str(url))
+            with trace.phase(Phase.PROXY, Layer.PROXY):
+                answer = await self.pac.find(str(url))
             trace.note(pac=f"{redact(self.pac.source)}: {answer}")
             chosen = parse_choice(answer)
             return Proxy.parse(chosen) if chosen else None
         except (PacError, ProxyError) as exc:
             raise Failure(Layer.PROXY, f.PAC_ERROR, f"{self.pac}: {exc}") from None
         finally:
-            trace.on_timeout = None
+            if not asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                trace.on_timeout = None
 
     # --- connections ---
 
@@ -127,8 +130,8 @@ class Network:
         With expected roots in `policy`, the chain must reach one of them; one that only
         verifies through another locally trusted CA is TLS interception.
         """
-        proxy = await self.proxy_for(url, trace)
         trace.attempt()
+        proxy = await self.proxy_for(url, trace)
         tls.CERTIFICATE_REQUESTED.set([])
         if proxy:
             trace.note(proxy=proxy)
@@ -162,10 +165,10 @@ class Network:
         """GET `url` without following redirects; the body is read up to `max_bytes`."""
         conn = await self.open(url, trace, family=family, policy=policy)
         forward = conn.proxy is not None and not url.https  # plain HTTP through the proxy
-        try:
-            with trace.phase(Phase.HTTP, Layer.HTTP):
+        try:  # through a forward proxy, only the proxy talks to us: its failures are its own
+            with trace.phase(Phase.HTTP, Layer.PROXY if forward else Layer.HTTP):
                 if forward:
-                    answer = await self._through_proxy(conn, "GET", str(url), url, trace)
+                    answer = await self._through_proxy(conn, "GET", url, trace, max_bytes)
                 else:
                     answer = await conn.http.request(
                         "GET",
@@ -186,8 +189,6 @@ class Network:
         finally:
             conn.close()
         trace.note(http_status=f"{answer.status} {answer.reason}", body_bytes=len(answer.body))
-        if forward:
-            _reject_proxy_made(answer, f"GET {url}")
         return answer
 
     # --- direct ---
@@ -280,7 +281,7 @@ class Network:
             return conn
         with trace.phase(Phase.PROXY, Layer.PROXY):
             try:
-                answer = await self._through_proxy(conn, "CONNECT", url.host_port, url, trace)
+                answer = await self._through_proxy(conn, "CONNECT", url, trace, CONNECT_BYTES)
             except BaseException:
                 conn.close()
                 raise
@@ -303,19 +304,26 @@ class Network:
         return Connection(reader, writer, proxy)
 
     async def _through_proxy(
-        self, conn: Connection, method: str, target: str, url: Url, trace: Trace
+        self, conn: Connection, method: str, url: Url, trace: Trace, max_bytes: int
     ) -> HttpAnswer:
         """A request to the proxy (CONNECT, or a GET in absolute form), answering its 407s
         with Negotiate, NTLM or Basic as it offers them, on the same connection."""
         assert conn.proxy is not None
         auth = ProxyAuth(conn.proxy.host, conn.proxy.credentials)
-        authority = url.host_port if method == "CONNECT" else url.authority
-        what, extra = f"{method} {url.host_port if method == 'CONNECT' else url}", []
-        layer = Layer.PROXY if method == "CONNECT" else Layer.HTTP
-        max_bytes = CONNECT_ANSWER_BYTES if method == "CONNECT" else 4096
+        connect = method == "CONNECT"
+        target = url.host_port if connect else str(url)  # CONNECT's, or the absolute form
+        authority = url.host_port if connect else url.authority
+        what, extra = f"{method} {target}", []
+        # A plain-HTTP answer the proxy made itself is refused as soon as its head arrives.
+        inspect = None if connect else (lambda head: _reject_proxy_made(head, what))
         for _ in range(AUTH_ROUNDS):
             answer = await conn.http.request(
-                method, target, request_headers(authority, *extra), max_bytes=max_bytes, layer=layer
+                method,
+                target,
+                request_headers(authority, *extra),
+                max_bytes=max_bytes,
+                layer=Layer.PROXY,
+                inspect=inspect,
             )
             if answer.status != 407:
                 if auth.scheme:
@@ -388,7 +396,10 @@ def _ipv6_broken(
 
 
 def _reject_proxy_made(answer: HttpAnswer, what: str) -> None:
-    """A plain-HTTP answer the proxy made itself is a proxy failure, never the origin's."""
+    """A plain-HTTP answer the proxy made itself is a proxy failure, never the origin's (a
+    407 is answered by the authentication that follows)."""
+    if answer.status == 407:
+        return
     marked = any(h in answer.headers for h in PROXY_FINGERPRINTS)
     established = "connection established" in answer.reason.lower()
     if marked or established or answer.status in PROXY_GATEWAY_ERRORS:

@@ -5,7 +5,8 @@ and never decompressed (`Accept-Encoding: identity`)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import h11
 
@@ -49,9 +50,11 @@ class HttpConnection:
         *,
         max_bytes: int,
         layer: Layer,
+        inspect: Callable[[HttpAnswer], None] | None = None,
     ) -> HttpAnswer:
         """Send a request and read its answer (the body up to `max_bytes`). Errors are
-        failures at `layer`; a 2xx answer to CONNECT leaves the connection as a tunnel."""
+        failures at `layer`; a 2xx answer to CONNECT leaves the connection as a tunnel.
+        `inspect` sees the answer's head before its body is read, and may refuse it."""
         try:
             data = self._h11.send(h11.Request(method=method, target=target, headers=headers))
             data += self._h11.send(h11.EndOfMessage())
@@ -68,17 +71,15 @@ class HttpConnection:
         joined: dict[str, str] = {}
         for k, v in headers_out:
             joined[k.lower()] = f"{joined[k.lower()]}, {v}" if k.lower() in joined else v
-        body, truncated = b"", False
-        if not (method == "CONNECT" and 200 <= response.status_code < 300):
-            body, truncated = await self._body(max_bytes, layer)
-        return HttpAnswer(
-            response.status_code,
-            response.reason.decode("latin-1"),
-            joined,
-            headers_out,
-            body,
-            truncated,
+        head = HttpAnswer(
+            response.status_code, response.reason.decode("latin-1"), joined, headers_out, b"", False
         )
+        if inspect:
+            inspect(head)
+        if method == "CONNECT" and 200 <= response.status_code < 300:
+            return head
+        body, truncated = await self._body(max_bytes, layer)
+        return replace(head, body=body, truncated=truncated)
 
     async def _body(self, max_bytes: int, layer: Layer) -> tuple[bytes, bool]:
         chunks, size = [], 0

@@ -22,7 +22,7 @@ from netcheck import profile as profiles
 from netcheck.failures import Failure, Skip
 from netcheck.net import Nameserver, Network, has_route
 from netcheck.net import proxy as proxies
-from netcheck.net.pac import Pac, PacError, validate
+from netcheck.net.pac import Pac, PacError
 from netcheck.net.resolve import Resolver
 from netcheck.net.tls import Trust
 from netcheck.plugin.sites import check_name
@@ -213,11 +213,10 @@ def read(config: pytest.Config) -> Settings:
     network = Network(resolver, proxy, Trust(bundles))
     if pac_source := pac_source or proxy.pac_url:
         try:
-            script = _pac_script(pac_source, network, timeout)
-            validate(script, pac_source, timeout)
+            network.pac = Pac(pac_source, _pac_script(pac_source, network, timeout))
+            network.pac.validate(timeout)
         except PacError as exc:
             raise pytest.UsageError(f"{source}: {exc}") from None
-        network.pac = Pac(pac_source, script)
     domains = _parsed(config, "domain", lambda v: tuple(map(hostname, v)))
     roots = _parsed(config, "expected-root", lambda v: tuple(map(profiles.trust_anchor, v)))
     endpoints, _ = value(config, "endpoints")
