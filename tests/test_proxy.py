@@ -237,6 +237,6 @@ def test_a_pac_file_that_never_answers_is_a_usage_error(script: str) -> None:
     """Checked before the run: an endless loop is killed after the probe timeout (pypac
     calls FindProxyForURL once as it loads the file)."""
     pac = Pac("loop.pac", script)
-    with pytest.raises(PacError, match="PAC loop.pac: did not load within 1 s"):
+    with pytest.raises(PacError, match=r"PAC loop\.pac: did not load within 1 s"):
         pac.validate(1.0)
     assert pac._worker is None  # killed, not left spinning
