@@ -49,6 +49,11 @@ RUNS: dict[str, tuple[str | None, tuple[str, ...], dict]] = {
     "pac file": (PROXIED, ("--pac={workdir}/proxy.pac",), {}),
     "pac url": (PROXIED, (f"--pac={PAC_URL}",), {}),
     "bad pac": (PROXIED, ("--pac={workdir}/bad.pac",), {}),
+    "pac url with a password": (
+        PROXIED,
+        ("--pac=http://alice:pac-secret@ok.netcheck.test/proxy.pac",),
+        {},
+    ),
 }
 
 
@@ -146,3 +151,9 @@ def test_pac_file_picks_the_proxy_per_url(lab: Lab, runs: dict[str, SuiteRun], w
 def test_unusable_pac_stops_the_run(runs: dict[str, SuiteRun]) -> None:
     run = runs["bad pac"]
     assert run.exit_code == 4 and "--pac:" in run.output and "not a usable PAC file" in run.output
+
+
+def test_a_pac_url_with_a_password_is_refused_without_showing_it(runs) -> None:
+    run = runs["pac url with a password"]
+    assert run.exit_code == 4 and "credentials (user:password@) are not allowed" in run.output
+    assert "pac-secret" not in run.output
