@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from netcheck.__main__ import main
 from tests.loopback_lab import REPO
 from tests.test_profile import BAD, HEAD
 
@@ -135,3 +136,35 @@ def test_options_work_from_ini_addopts(tmp_path: Path) -> None:
     (tmp_path / "endpoints.toml").write_text('[profile]\nname = "x"\n')
     proc = pytest_run(cwd=tmp_path)
     assert proc.returncode == 4 and "--probe-timeout: must be between" in proc.stderr
+
+
+def test_a_network_run_never_imports_the_self_tests_conftest() -> None:
+    proc = pytest_run("--collect-only", "-q", "--trace-config")
+    assert f"from '{REPO / 'conftest.py'}'" in proc.stdout
+    assert str(REPO / "tests" / "conftest.py") not in proc.stdout
+
+
+def test_netcheck_help_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--help"])
+    assert raised.value.code == 0
+    assert {"run", "init", "import-m365"} <= set(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: command"),
+        (["bogus"], "argument command: invalid choice: 'bogus'"),
+        (["init"], "the following arguments are required: DIR"),
+        (["init", "a", "b"], "unrecognized arguments: b"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_and_exit_code_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {message}") and line.endswith("(netcheck --help)")
