@@ -6,7 +6,6 @@ the suite checks, and from the scenario (what is broken).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,16 +15,9 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from lab.plan import HOSTS4, HOSTS6
 from lab.scenario import Scenario
 from netcheck import profile as profiles
-
-# Addressing plan (RFC 2544 benchmarking range and the IPv6 documentation prefix).
-HOSTS4 = ipaddress.ip_network("198.19.1.0/24")  # one address per internet host
-HOSTS6 = ipaddress.ip_network("2001:db8:1:1::/64")
-DNS4, DNS6 = "198.19.0.53", "2001:db8:1::53"  # the internet's authoritative DNS
-PORTAL4, PORTAL6 = "198.19.2.1", "2001:db8:1:2::1"  # the captive portal
-UNREACHABLE_DNS = "198.18.255.254"  # no route anywhere: the SERVFAIL zones' "server"
-# 198.19.255.1 is the wrong NCSI answer of scenarios/ncsi-dns-wrong.toml (no host has it).
 
 
 @dataclass(frozen=True)

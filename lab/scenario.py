@@ -7,7 +7,10 @@ per test id. A test not named in `expect` must pass.
 
 With [sites.NAME] tables the lab has one more corporate network per site behind the same
 edge, each with its own firewall rules (`drop`, `reject`), and a run probes from all of
-them at once (pytest-xdist --dist each, one gateway per site): test ids end in `@NAME`.
+them at once (pytest-xdist --dist each, one gateway per site): test ids end in `@NAME`. A
+site with `ssh` runs an OpenSSH server and is reached over ssh by the controller in corp, as
+a branch office is. A run may probe from some of the sites only (`sites`) and name the
+words each site's error holds (`site_errors`; every other site must have none).
 
 Expectation keys are test ids, `TEST[PARAM]`, where TEST or PARAM may be `*`; an exact id
 beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, which beats
@@ -16,6 +19,7 @@ beats `TEST[*-ipv6]` (the IPv6 variants of a check), which beats `TEST[*]`, whic
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 import xml.etree.ElementTree as ET
@@ -38,23 +42,36 @@ NETWORK_KEYS = {
     "proxy": bool,  # run squid on the corporate side
     "proxy_only": bool,  # the firewall blocks all direct egress from the corporate side
     "proxy_deny": list,  # squid dstdomain ACL entries that are denied (403)
-    "proxy_auth": bool,  # squid requires basic auth (407 without credentials)
+    "proxy_auth": str,  # squid requires "basic", "ntlm" or "negotiate" (Kerberos) auth
     "proxy_bump": bool,  # squid inspects TLS (ssl-bump) with a corp CA the client trusts
     "proxy_splice": list,  # with proxy_bump: server names squid tunnels without inspecting
+    "hosts": dict,  # the corporate desktop's /etc/hosts: name -> address or [addresses]
 }
 SITE_KEYS = {
     "drop": list,  # host names this site's packets to are dropped at the edge
     "reject": list,  # host names this site is refused (TCP reset) at the edge
+    # Reached over ssh (an sshd in the site, the controller in corp) instead of a process
+    # started in its namespace: "ok", "down" (no sshd) or "wrong-key" (sshd does not
+    # authorize the controller's key).
+    "ssh": str,
+    "netcheck": str,  # with ssh: "same" or "other-version" (a netcheck of another version)
 }
+SSH_STATES = ("ok", "down", "wrong-key")
+NETCHECK_VERSIONS = ("same", "other-version")
 SITE_NAME = re.compile(r"[a-z][a-z0-9]{0,9}")
 ROLES = ("corp", "edge", "inet")
+PROXY_AUTH = ("basic", "ntlm", "negotiate")
 RUN_KEYS = {
     "name": str,
     "proxy": str,
     "max_seconds": (int, float),
+    "sites": list,  # the sites this run probes from (default: all)
+    "site_errors": dict,  # site -> words its error in the results file holds (others: none)
     "expect": dict,
 }
-PROXY_MODES = ("", "anonymous", "credentials")
+# "credentials": user and password in --proxy (basic, NTLM); "kerberos": the ticket cache
+# the lab obtained with kinit in KRB5CCNAME, and no password.
+PROXY_MODES = ("", "anonymous", "credentials", "kerberos")
 MSOID_TARGETS = ("worldwide", "21vianet", "absent")
 DEFAULT_MSOID = {"contoso.test": "worldwide", "fabrikam.test": "absent"}
 
@@ -85,9 +102,11 @@ class Verdict:
 @dataclass(frozen=True)
 class Run:
     name: str
-    proxy: str  # "" (direct), "anonymous" or "credentials"
+    proxy: str  # one of PROXY_MODES; "" is direct
     max_seconds: float
     expect: dict[str, Verdict]
+    sites: tuple[str, ...] = ()  # the scenario's sites this run probes from
+    site_errors: dict[str, str] = field(default_factory=dict)
 
     def keys(self, test_ids: list[str]) -> dict[str, str | None]:
         """The expect key that decides each test's verdict (None: it must pass)."""
@@ -124,8 +143,26 @@ class Scenario:
         return self.network.get(key, default)
 
     @property
+    def ssh_sites(self) -> dict[str, dict]:
+        """The sites reached over ssh, with their rules."""
+        return {name: rules for name, rules in self.sites.items() if "ssh" in rules}
+
+    @property
+    def hosts(self) -> dict[str, list[str]]:
+        """The corporate desktop's hosts file: name -> its addresses."""
+        pins = self.get("hosts")
+        return {name: [a] if isinstance(a, str) else a for name, a in pins.items()}
+
+    @property
     def domains(self) -> list[str]:
         return sorted(self.get("msoid"))
+
+    def run(self, name: str) -> Run:
+        for run in self.runs:
+            if run.name == name:
+                return run
+        have = ", ".join(r.name for r in self.runs)
+        raise ScenarioError(f"scenario {self.name}: no run {name!r} (have: {have})")
 
 
 def _check(table: dict, schema: dict, where: str) -> None:
@@ -137,12 +174,15 @@ def _check(table: dict, schema: dict, where: str) -> None:
 
 
 def load(name_or_path: str | Path) -> Scenario:
-    path = Path(name_or_path)
-    if not path.suffix:
+    path = Path(name_or_path).absolute()  # a lab's state names it wherever `down` runs
+    if not Path(name_or_path).suffix:
         path = SCENARIOS / f"{name_or_path}.toml"
     if not path.is_file():
         raise ScenarioError(f"no scenario {name_or_path!r} (have: {', '.join(names())})")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
     _check(data, {"description": str, "network": dict, "sites": dict, "run": list}, str(path))
     network = data.get("network", {})
     _check(network, NETWORK_KEYS, f"{path}: [network]")
@@ -153,23 +193,54 @@ def load(name_or_path: str | Path) -> Scenario:
         if not SITE_NAME.fullmatch(name) or name in ROLES:
             raise ScenarioError(f"{path}: [sites] {name!r}: a-z then a-z0-9, at most 10")
         _check(rules, SITE_KEYS, f"{path}: [sites.{name}]")
+        if rules.get("ssh", "ok") not in SSH_STATES:
+            raise ScenarioError(f"{path}: [sites.{name}] ssh: one of {SSH_STATES}")
+        if rules.get("netcheck", "same") not in NETCHECK_VERSIONS or (
+            "netcheck" in rules and "ssh" not in rules
+        ):
+            raise ScenarioError(f"{path}: [sites.{name}] netcheck: {NETCHECK_VERSIONS}, with ssh")
     if network.get("ipv6", "ok") not in ("ok", "drop"):
         raise ScenarioError(f"{path}: [network] ipv6 must be 'ok' or 'drop'")
     for domain, target in network.get("msoid", {}).items():
         if target not in MSOID_TARGETS:
             raise ScenarioError(f"{path}: [network] msoid {domain}: one of {MSOID_TARGETS}")
+    for host, pins in network.get("hosts", {}).items():
+        for address in [pins] if isinstance(pins, str) else pins:
+            try:
+                ipaddress.ip_address(address)
+            except (TypeError, ValueError):
+                raise ScenarioError(f"{path}: [network] hosts {host}: {address!r}") from None
+    auth = network.get("proxy_auth", "")
+    if auth and auth not in PROXY_AUTH:
+        raise ScenarioError(f"{path}: [network] proxy_auth: one of {PROXY_AUTH}")
     runs = []
     for i, run in enumerate(data.get("run", [{}])):
         where = f"{path}: [[run]] #{i + 1}"
         _check(run, RUN_KEYS, where)
         if run.get("proxy", "") not in PROXY_MODES:
             raise ScenarioError(f"{where}: proxy must be one of {PROXY_MODES}")
+        fits = {"credentials": ("basic", "ntlm"), "kerberos": ("negotiate",)}
+        if run.get("proxy") in fits and auth not in fits[run["proxy"]]:
+            raise ScenarioError(f"{where}: proxy {run['proxy']!r} does not fit proxy_auth")
+        run_sites = run.get("sites", list(sites))
+        if unknown := set(run_sites) - set(sites):
+            raise ScenarioError(f"{where}: sites: unknown {sorted(unknown)}")
+        if unknown := set(run.get("site_errors", {})) - set(run_sites):
+            raise ScenarioError(f"{where}: site_errors: not this run's sites {sorted(unknown)}")
         try:
             expect = {k: Verdict.parse(v) for k, v in run.get("expect", {}).items()}
         except (ValueError, AttributeError) as exc:
             raise ScenarioError(f"{where}: expect: {exc}") from None
-        name, proxy = run.get("name", "default"), run.get("proxy", "")
-        runs.append(Run(name, proxy, run.get("max_seconds", 60), expect))
+        runs.append(
+            Run(
+                run.get("name", "default"),
+                run.get("proxy", ""),
+                run.get("max_seconds", 60),
+                expect,
+                tuple(run_sites),
+                run.get("site_errors", {}),
+            )
+        )
     description = data.get("description", "")
     return Scenario(path.stem, path, description, network, tuple(runs), sites)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from lab import ssh
 from lab.scenario import Run, Verdict, optional_tests, read_junit
 from lab.topology import REPO, Lab
 from netcheck.trust import spki_pin
@@ -31,16 +32,20 @@ class SuiteRun:
     output: str
     verdicts: dict[str, Verdict]
     html: Path
+    junit: Path
     optional: set[str]  # tests whose failure does not fail the run (required = false)
     results: dict  # the JSON results file ({} if none was written)
 
 
 def suite_argv(lab: Lab, run: Run) -> list[str]:
-    """The suite's command line, as a user in the corporate network would type it; with
-    sites, one xdist gateway per site runs the checks in that site's namespace. The lab CA
-    stands for the public web PKI: it is an expected root, as certifi's roots are."""
+    """The suite's command line, as a user in the corporate network would type it (after
+    `env` and the Kerberos variables for a "kerberos" run); with sites, one xdist gateway
+    per site runs the checks in that site's namespace. The lab CA stands for the public web
+    PKI: it is an expected root, as certifi's roots are."""
     lab_ca = x509.load_pem_x509_certificate(lab.ca_bundle.read_bytes())
+    env = lab.client_env(run.proxy)
     argv = [
+        *(["env", *(f"{k}={v}" for k, v in env.items())] if env else []),
         sys.executable,
         "-m",
         "pytest",
@@ -51,12 +56,21 @@ def suite_argv(lab: Lab, run: Run) -> list[str]:
     ]
     if proxy := lab.proxy_url(run.proxy):
         argv.append(f"--proxy={proxy}")
-    if lab.sites:
+    if run.sites:
         argv += ["--dist", "each"]
-        for name, ns in lab.sites.items():
-            python = shlex.join(["ip", "netns", "exec", ns, sys.executable])
-            argv += ["--tx", f"popen//id={name}//python={python}"]
+        for name in run.sites:
+            argv += ["--tx", gateway(lab, name)]
     return argv
+
+
+def gateway(lab: Lab, name: str) -> str:
+    """A site's --tx: over ssh to its sshd, as a branch office; else a local Python started
+    in its namespace."""
+    assert lab.dir
+    if "ssh" in lab.scenario.sites[name]:
+        return ssh.gateway(lab.dir, name, lab.plan.site(name).address)
+    python = shlex.join(["ip", "netns", "exec", lab.ns(name), sys.executable])
+    return f"popen//id={name}//python={python}"
 
 
 def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> SuiteRun:
@@ -82,4 +96,4 @@ def run_suite(lab: Lab, run: Run, out_dir: Path, html: Path | None = None) -> Su
     optional = optional_tests(junit) if junit.exists() else set()
     output = proc.stdout + proc.stderr
     data = json.loads(results.read_text()) if results.exists() else {}
-    return SuiteRun(argv, proc.returncode, seconds, output, verdicts, html, optional, data)
+    return SuiteRun(argv, proc.returncode, seconds, output, verdicts, html, junit, optional, data)

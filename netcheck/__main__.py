@@ -84,10 +84,7 @@ def import_m365(args: argparse.Namespace) -> int:
     if source.startswith(("https://", "http://")):
         text, origin = m365.fetch(source), source.split("?")[0]
     else:
-        try:
-            text, origin = Path(source).read_text(encoding="utf-8"), Path(source).name
-        except OSError as exc:
-            raise m365.M365Error(f"{source}: {exc.strerror}") from None
+        text, origin = m365.read(source), Path(source).name
     data, summary = m365.from_json(text, probe_hosts=probe_hosts, source=origin)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     toml = m365.to_toml(

@@ -1,8 +1,12 @@
-"""What to do about each failure, in the words of the activation troubleshooting checklist."""
+"""What to do about each failure, in the words of the activation troubleshooting checklist.
+
+Advice is looked up by check and cause first, then by layer and cause (a timeout means
+other things to a DNS server, a firewall, a proxy), then by cause alone."""
 
 from __future__ import annotations
 
 from netcheck import failures as f
+from netcheck.failures import Layer
 
 _ALLOW = (
     "Allow this URL on the firewall and on the proxy (host and path; Office activation needs "
@@ -40,6 +44,27 @@ _BY_CAUSE: dict[str, str] = {
     "of the zone, or your DNS team if a filter is involved.",
     f.DNS_ERROR: _DNS,
     f.TIMEOUT: f"Packets are dropped silently, typically by a firewall rule. {_ALLOW} {_PROXY}",
+    f.DNS_BLOCKED: "The name is blocked by DNS: a DNS filter, a sinkhole or a hosts-file entry "
+    "answers with an address that leads nowhere (0.0.0.0, 127.0.0.1 or a block page). If the "
+    "detail says it happens on this machine, look for the name in the hosts file "
+    "(C:\\Windows\\System32\\drivers\\etc\\hosts, /etc/hosts) and in NRPT rules "
+    "(`Get-DnsClientNrptPolicy`) or VPN/endpoint-security DNS policies; otherwise ask the DNS "
+    "team to allow the Microsoft 365 activation names in the DNS filter.",
+    f.DNS_OS_OVERRIDE: "This machine resolves the name differently from its DNS servers: a "
+    "hosts-file entry, an NRPT rule (`Get-DnsClientNrptPolicy`), a VPN's DNS policy or a local "
+    "DNS filter. Office uses the machine's resolver: remove or fix that local rule. "
+    "`Resolve-DnsName <host>` (Windows) or `getent hosts <host>` shows what the machine "
+    "resolves; `ipconfig /flushdns` clears a stale cache entry.",
+    f.NO_IPV6_ROUTE: "The host publishes only IPv6 addresses and this machine has no IPv6 "
+    "route: give the network IPv6 connectivity, or reach the host through a proxy.",
+    f.ADDRESS_UNREACHABLE: "Some addresses of this host do not accept connections while another "
+    "does. Clients that try addresses one at a time (WinHTTP, and so Office activation) wait "
+    "for each dead address before the next, and may give up: allow every address of the host "
+    "on the firewall (the DNS answer changes over time), or find why those addresses are "
+    "unreachable from this network.",
+    f.OVERLOADED: "No verdict: this machine was too busy to run the check in time, so its "
+    "result says nothing about the network. Run again with fewer checks at once (a smaller "
+    "profile, -k to select) or on a less loaded machine.",
     f.CONNECTION_REFUSED: f"The connection was actively refused (a firewall reject rule or a "
     f"closed port). {_ALLOW}",
     f.CONNECTION_RESET: "A device on the path reset the connection: often a firewall or IPS "
@@ -56,9 +81,24 @@ _BY_CAUSE: dict[str, str] = {
     "blocked: fix that first. Otherwise, to confirm, disable IPv6 on the adapter (or prefer "
     "IPv4) and activate again; the fix is IPv6 routing or the firewall's IPv6 rules (allow "
     "the same destinations as over IPv4), or not advertising IPv6 on this network.",
-    f.PROXY_AUTH_REQUIRED: "The proxy wants credentials (407). Give them in --proxy "
-    "(http://user:pass@proxy:port) to test, and make the proxy let Microsoft 365 activation "
-    "traffic through without interactive authentication.",
+    f.PROXY_AUTH_REQUIRED: "The proxy wants credentials (407) and netcheck had none it could "
+    "use (the detail names the schemes the proxy offers). On Windows netcheck answers NTLM and "
+    "Negotiate with the logged-on user, as Office does; elsewhere give them in --proxy "
+    "(http://DOMAIN%5Cuser:password@proxy:port) or get a Kerberos ticket with kinit. Make sure "
+    "the proxy lets Microsoft 365 activation through with Windows integrated authentication, "
+    "or without authentication: Office cannot answer a password prompt of the proxy.",
+    f.PROXY_AUTH_FAILED: "The proxy refused the credentials, or the authentication exchange "
+    "failed (see the detail): check the user name (DOMAIN\\user for NTLM), the password, and "
+    "for Negotiate the Kerberos ticket (`klist`) and the proxy's service name (HTTP/<proxy "
+    "FQDN>). Then make the proxy accept Office activation with integrated authentication.",
+    f.PROXY_AUTH_UNSUPPORTED: "The proxy asks for an authentication scheme netcheck does not "
+    "speak (it speaks Negotiate, NTLM and Basic); Office and Windows may not speak it either. "
+    "Ask the proxy team to offer Negotiate or NTLM, or to exempt Microsoft 365 activation "
+    "from authentication.",
+    f.PAC_ERROR: "The proxy auto-config (PAC) file failed or did not answer in time for this "
+    "URL (see the detail). A PAC file that calls dnsResolve() or isInNet() waits for DNS: "
+    "make it answer for the Microsoft 365 hosts without lookups (shExpMatch on the host), "
+    "and fix the script error if there is one. Windows and Office evaluate the same file.",
     f.PROXY_DENIED: f"The proxy refused this destination. {_ALLOW}",
     f.PROXY_ERROR: "The proxy could not reach the destination or failed: check the proxy's "
     f"own DNS and egress. {_ALLOW}",
@@ -77,6 +117,10 @@ _BY_CAUSE: dict[str, str] = {
     f.TLS_NOT_TLS: "Something answered that does not speak TLS on this port (a proxy, a captive "
     f"portal or a filter). {_PROXY}",
     f.TLS_HANDSHAKE: f"The TLS handshake failed. {_TLS12}",
+    f.TLS_CLIENT_CERTIFICATE: "The server (or a TLS-terminating middlebox in front of it) demands "
+    "a client certificate, which Office does not present for activation: something other than "
+    "the Microsoft service answered. Exempt this endpoint from the middlebox that terminates "
+    "TLS, or find which device requires client certificates on this path.",
     f.HTTP_PROTOCOL: f"The answer was not valid HTTP: a middlebox is rewriting traffic. {_ALLOW}",
     f.HTTP_REDIRECT: "The request was redirected, as a captive portal or a proxy login page "
     "does: sign in to the portal, or exempt this URL from it.",
@@ -116,7 +160,44 @@ _BY_CHECK: dict[tuple[str, str], str] = {
 }
 
 
-def advice_for(check: str, cause: str | None) -> str:
+# Advice for a cause at one layer, before the cause's own.
+_BY_LAYER: dict[tuple[str, str], str] = {
+    (Layer.DNS, f.TIMEOUT): "No DNS server answered in time. Check the DNS servers this "
+    "machine uses (`ipconfig /all`, `Resolve-DnsName <host>`, `nslookup <host>`) and that "
+    "UDP and TCP port 53 to them are open; a DNS server that is overloaded or forwards to an "
+    "unreachable upstream looks the same.",
+    (Layer.PROXY, f.TIMEOUT): "The proxy did not answer in time. Check the proxy address and "
+    "port in the setting netcheck used (see the report's environment), that the proxy is up, "
+    "and that this machine may reach it.",
+    (Layer.PROXY, f.CONNECTION_REFUSED): "The proxy refused the connection: the proxy setting "
+    "names a host or port where no proxy listens. Check the setting netcheck used (WinHTTP: "
+    "`netsh winhttp show proxy`; the environment; the PAC file).",
+    (Layer.TLS, f.TIMEOUT): "The TLS handshake stalled: a middlebox that inspects or filters "
+    f"TLS holds the connection. {_ALLOW}",
+    (Layer.HTTP, f.TIMEOUT): "The server or a middlebox accepted the request but did not "
+    f"answer it in time. {_ALLOW}",
+}
+for _cause in (
+    f.DNS_NXDOMAIN,
+    f.DNS_SERVFAIL,
+    f.DNS_NO_ANSWER,
+    f.NETWORK_UNREACHABLE,
+    f.HOST_UNREACHABLE,
+    f.CONNECTION_RESET,
+    f.CONNECTION_CLOSED,
+):
+    _BY_LAYER[(Layer.PROXY, _cause)] = (
+        "netcheck could not reach the proxy itself (see the detail): check the proxy setting "
+        "it used (WinHTTP: `netsh winhttp show proxy`; the environment; the PAC file), the "
+        "proxy's name in DNS, and the route to it."
+    )
+
+
+def advice_for(check: str, cause: str | None, layer: str | None = None) -> str:
     if cause is None:
         return ""
-    return _BY_CHECK.get((check, cause)) or _BY_CAUSE.get(cause, "")
+    return (
+        _BY_CHECK.get((check, cause))
+        or _BY_LAYER.get((str(layer), cause))
+        or _BY_CAUSE.get(cause, "")
+    )

@@ -1,31 +1,42 @@
-"""Run checks: one deadline each, concurrently, once per run, never raising into the caller."""
+"""Run checks: one deadline each, all at once on one event loop, once per run, never raising
+into the caller.
+
+The engine's event loop runs in a thread of its own; pytest's thread submits checks and
+waits for their results. A check waiting on the network costs a socket, not a thread, so a
+firewall that drops a thousand hosts costs one timeout, not a thousand.
+
+Deadlines stay honest under load: the loop measures its own lag (how late its timer ticks
+fire). A check that lost time to a busy machine (pytest's own work, TLS handshakes of other
+checks, another process) gets that time back, up to its timeout again; one that still runs
+out of time while the machine lags is reported as `overloaded`, never as a network timeout.
+"""
 
 from __future__ import annotations
 
-import queue
+import asyncio
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from concurrent.futures import Future, wait
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 
+from netcheck import failures as f
 from netcheck.checks import KINDS, Target
-from netcheck.failures import IPV6_BROKEN, Failure, Skip
+from netcheck.failures import Failure, Layer, Skip
 from netcheck.net import Network
 from netcheck.profile import Endpoint
 from netcheck.result import Deadline, Outcome, Result, Trace
 
-# Checks started at once: enough to keep the CPU busy (DNS, TLS, HTTP parsing cost ~3 ms of
-# CPU per check), few enough that each gets its share before its deadline.
-BASE_CONCURRENCY = 128
-# Checks at once, counting those that wait on the network (a dropped host waits a whole
-# timeout). A check holds at most two descriptors (TCP and DNS sockets); RESERVED_FILES are
-# left for pytest, the report and the interpreter.
+# Checks in flight at once, at most; a check holds up to four descriptors (two connection
+# attempts, an IPv4 cross-check, a DNS socket); RESERVED_FILES are left for the rest.
 MAX_CONCURRENCY = 1024
 RESERVED_FILES = 64
-# A check still running after this long is waiting on the network, not on the CPU.
-SLOW = 0.5
+FILES_PER_CHECK = 4
+TICK = 0.02  # the lag monitor's period
+LAG_TOLERANCE = 0.1  # time lost to the machine that a check absorbs without extension
+MAX_EXTENSION = 2.0  # a check gets back at most this many timeouts' worth of lost time
 # The probe's own deadline ends it; this margin only guards against a bug in netcheck.
 OVERRUN_GRACE = 10.0
 
@@ -39,37 +50,105 @@ class Check:
         return f"{self.kind}[{self.target.id}]"
 
 
-def run(check: Check, network: Network, timeout: float) -> Result:
+class LagMonitor:
+    """How late the event loop runs its timers, summed: time every check lost to the machine."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.worst = 0.0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            expected = loop.time() + TICK
+            await asyncio.sleep(TICK)
+            if (late := loop.time() - expected) > 0.002:
+                self.total += late
+                self.worst = max(self.worst, late)
+
+
+@asynccontextmanager
+async def deadline(trace: Trace, lag: LagMonitor | None) -> AsyncIterator[None]:
+    """Cancel the block when the check's deadline passes (TimeoutError); first extend the
+    deadline by what the check lost to a lagging machine, within MAX_EXTENSION."""
+    loop = asyncio.get_running_loop()
+    budget, lost_before = trace.deadline, lag.total if lag else 0.0
+    async with asyncio.timeout(None) as scope:
+
+        def expire() -> None:
+            owed = (lag.total - lost_before if lag else 0.0) - budget.extended
+            if owed > LAG_TOLERANCE and budget.extended + owed <= budget.seconds * MAX_EXTENSION:
+                budget.extend(owed)
+                timer[0] = loop.call_at(budget.at, expire)
+                return
+            trace.overloaded = trace.overloaded or owed > LAG_TOLERANCE
+            scope.reschedule(loop.time())
+
+        timer = [loop.call_at(budget.at, expire)]
+        try:
+            yield
+        finally:
+            timer[0].cancel()
+
+
+async def run(
+    check: Check, network: Network, timeout: float, lag: LagMonitor | None = None
+) -> Result:
     """Run one check to completion within `timeout` seconds; every outcome is a Result."""
     trace = Trace(Deadline(timeout))
     start = time.monotonic()
     result = Result(check.kind, check.target.id, Outcome.PASS)
     try:
-        target = check.target
-        if _family_variant_through_proxy(target, network):
-            raise Skip("through a proxy, the proxy picks IPv4 or IPv6, not this host")
-        result.detail = KINDS[check.kind].probe(target, network, trace)
+        async with deadline(trace, lag):
+            if await _family_variant_through_proxy(check.target, network, trace):
+                raise Skip("through a proxy, the proxy picks IPv4 or IPv6, not this host")
+            result.detail = await KINDS[check.kind].probe(check.target, network, trace)
         if trace.warnings:
             warning = trace.warnings[0]
-            result.outcome, result.layer, result.cause = Outcome.WARN, warning.layer, warning.cause
+            _failed(result, warning)
+            result.outcome = Outcome.WARN
             result.detail = f"{warning.detail} (warning only; {result.detail})"
     except Failure as exc:
-        result.outcome, result.layer, result.cause = Outcome.FAIL, exc.layer, exc.cause
-        result.detail = exc.detail
+        _failed(result, exc)
     except Skip as exc:
         result.outcome, result.detail = Outcome.SKIP, str(exc)
+    except TimeoutError:
+        if trace.overloaded:
+            result.outcome, result.cause = Outcome.ERROR, f.OVERLOADED
+            result.detail = (
+                f"no verdict: this machine was too busy to run the check within its {timeout:g} s "
+                f"(it lost {trace.deadline.extended:.1f} s and more to other work)"
+            )
+        else:
+            phase, layer = trace.timed_out_in or ("probe", Layer.TCP)
+            _failed(
+                result,
+                trace.on_timeout
+                or Failure(
+                    layer, f.TIMEOUT, f"no answer within the {timeout:g} s deadline ({phase})"
+                ),
+            )
     except Exception as exc:  # a bug in netcheck: say so, never blame the network
         result.outcome, result.detail = Outcome.ERROR, f"internal error: {exc!r}"
         trace.note(traceback="".join(traceback.format_exception(exc, limit=-4)))
+    if (hint := trace.finish()) and result.outcome is Outcome.FAIL:
+        result.detail += f" (note: {hint})"
     result.elapsed = time.monotonic() - start
     result.evidence, result.phases = trace.evidence, trace.phases
+    if trace.deadline.extended:
+        result.evidence["deadline_extended"] = f"{trace.deadline.extended:.2f} s (machine busy)"
     return result
 
 
-def _family_variant_through_proxy(target: Target, network: Network) -> bool:
+def _failed(result: Result, failure: Failure) -> None:
+    result.outcome, result.layer, result.cause = Outcome.FAIL, failure.layer, failure.cause
+    result.detail, result.advice_given = failure.detail, failure.advice
+
+
+async def _family_variant_through_proxy(target: Target, network: Network, trace: Trace) -> bool:
     """The IPv6 variant of a dual-stack endpoint tests nothing new through a proxy."""
     split_v6 = isinstance(target, Endpoint) and target.split and target.family == "ipv6"
-    return split_v6 and network.proxy_for(target.url) is not None  # type: ignore[union-attr]
+    return split_v6 and await network.proxy_for(target.location, trace) is not None  # type: ignore[union-attr]
 
 
 def max_concurrency() -> int:
@@ -80,49 +159,32 @@ def max_concurrency() -> int:
     except ImportError:  # Windows: no per-process descriptor limit for sockets
         return MAX_CONCURRENCY
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 2 * MAX_CONCURRENCY + RESERVED_FILES
+    wanted = FILES_PER_CHECK * MAX_CONCURRENCY + RESERVED_FILES
     if soft != resource.RLIM_INFINITY and soft < wanted:
         soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     if soft == resource.RLIM_INFINITY:
         return MAX_CONCURRENCY
-    return max(1, min(MAX_CONCURRENCY, (soft - RESERVED_FILES) // 2))
+    return max(1, min(MAX_CONCURRENCY, (soft - RESERVED_FILES) // FILES_PER_CHECK))
 
 
 class Engine:
-    """Runs each check once, in threads; results are awaited on demand.
+    """Runs each check once, on an event loop in a thread of its own; results are awaited
+    on demand. Up to `limit` checks are in flight; time spent queued for a slot counts
+    neither against a check's deadline nor in its probe time."""
 
-    Up to `base` checks start at once. Each check that has run for SLOW seconds is taken to
-    be waiting on the network and lets one more start, up to `limit`: healthy checks never
-    queue behind dropped hosts, a firewall that drops everything costs about one timeout
-    per `limit` checks, and no more than about `base` busy checks share the CPU, so none
-    misses its deadline for want of it. Time spent queued counts neither against a check's
-    deadline nor in its probe time.
-
-    Threads are daemons, so a probe stuck past its deadline (a bug) cannot hold up the end
-    of the run. Workers take no lock: with hundreds of threads competing for the GIL, a
-    lock holder that loses the GIL stalls everyone behind it.
-    """
-
-    def __init__(
-        self,
-        network: Network,
-        timeout: float,
-        base: int = BASE_CONCURRENCY,
-        limit: int | None = None,
-    ) -> None:
+    def __init__(self, network: Network, timeout: float, limit: int | None = None) -> None:
         self.network, self.timeout = network, timeout
         self.limit = limit or max_concurrency()
-        self.base = min(base, self.limit)
+        self.lag = LagMonitor()
+        self.loop = asyncio.new_event_loop()
         self._futures: dict[Check, Future[Result]] = {}
         self._started: dict[Check, float] = {}
-        self._running: dict[Check, float] = {}
-        self._queue: queue.SimpleQueue[tuple[Check, Future[Result]] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # released by a worker each time it waits for work
-        self._threads = 0
-        self._lock = threading.Lock()  # taken by submit and _widen, never by workers
-        self._closed = threading.Event()
-        self._widener: threading.Thread | None = None
+        self._peak = self._running = 0
+        self._lock = threading.Lock()
+        self._slots: asyncio.Semaphore | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, name="netcheck", daemon=True)
+        self._thread.start()
 
     def submit(self, *checks: Check) -> list[Future[Result]]:
         """Start these checks (each only once per run); their futures, in order."""
@@ -130,68 +192,42 @@ class Engine:
             new = [c for c in dict.fromkeys(checks) if c not in self._futures]
             for check in new:
                 self._futures[check] = Future()
-            # Threads first, work second: a new thread that finds nothing to do starts in
-            # microseconds, while one that must win the GIL from busy probes takes far longer.
-            for _ in new:
-                if not self._idle.acquire(blocking=False) and self._threads < self.base:
-                    self._spawn(self._work)
-            for check in new:
-                self._queue.put((check, self._futures[check]))
-            if self._widener is None:
-                self._widener = self._spawn(self._widen, worker=False)
+            jobs = [(check, self._futures[check]) for check in new]
+            if jobs:
+                self.loop.call_soon_threadsafe(self._start, jobs)
             return [self._futures[check] for check in checks]
 
-    def _spawn(self, target: Callable[[], None], *, worker: bool = True) -> threading.Thread:
-        thread = threading.Thread(target=target, name="netcheck", daemon=True)
-        self._threads += worker
-        thread.start()
-        return thread
+    def _start(self, jobs: list[tuple[Check, Future[Result]]]) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limit)
+            self._monitor = self.loop.create_task(self.lag.run())
+        for check, future in jobs:
+            self.loop.create_task(self._run(check, future))
 
-    def _work(self) -> None:
-        while job := self._queue.get():
-            check, future = job
-            self._started[check] = self._running[check] = time.monotonic()
-            if future.set_running_or_notify_cancel():
-                future.set_result(run(check, self.network, self.timeout))
-            del self._running[check]
-            self._idle.release()
-
-    def _widen(self) -> None:
-        """While checks are queued: one more thread per check waiting on the network."""
-        while not self._closed.wait(SLOW / 2):
-            if not (queued := self._queue.qsize()):
-                continue
-            now = time.monotonic()
-            slow = sum(now - start > SLOW for start in list(self._running.values()))
-            with self._lock:
-                wanted = min(self.limit, self.base + slow) - self._threads
-                for _ in range(min(wanted, queued)):
-                    self._spawn(self._work)
+    async def _run(self, check: Check, future: Future[Result]) -> None:
+        assert self._slots is not None
+        async with self._slots:
+            if not future.set_running_or_notify_cancel():
+                return
+            self._started[check] = time.monotonic()
+            self._running += 1
+            self._peak = max(self._peak, self._running)
+            try:
+                result = await run(check, self.network, self.timeout, self.lag)
+            finally:
+                self._running -= 1
+        future.set_result(result)
 
     def result(self, check: Check) -> Result:
-        """The check's result; an IPv6 failure counts as `ipv6_broken` only where IPv4 works."""
-        result = self._await(check)
-        if result.cause == IPV6_BROKEN and isinstance(check.target, Endpoint):
-            ipv4 = Check(check.kind, check.target.over("ipv4"))
-            if ipv4 in self._futures and not (v4 := self._await(ipv4)).passed:
-                cause = result.evidence.get("ipv6_failure", result.cause)
-                return replace(
-                    result,
-                    cause=cause,
-                    detail=f"{result.detail}; IPv4 fails too "
-                    f"({v4.layer} / {v4.cause}): not an IPv6 problem",
-                )
-        return result
-
-    def _await(self, check: Check) -> Result:
+        """The check's Result (an internal error if the probe overran its deadline: a bug)."""
         [future] = self.submit(check)
+        longest = self.timeout * (1 + MAX_EXTENSION) + OVERRUN_GRACE
         while not future.done():
             started = self._started.get(check)
             if started is None:  # still queued behind other checks
-                wait([future], timeout=self.timeout)
+                _wait(future, self.timeout)
                 continue
-            left = started + self.timeout + OVERRUN_GRACE - time.monotonic()
-            if left <= 0:
+            if (left := started + longest - time.monotonic()) <= 0:
                 return Result(
                     check.kind,
                     check.target.id,
@@ -199,7 +235,7 @@ class Engine:
                     detail=f"internal error: the probe overran its {self.timeout:g} s deadline",
                     elapsed=time.monotonic() - started,
                 )
-            wait([future], timeout=left)
+            _wait(future, left)
         return future.result()
 
     def summary(self) -> str:
@@ -211,16 +247,29 @@ class Engine:
         ]
         if not ends:
             return ""
-        span = max(ends) - min(list(self._started.values()))
-        return f"{len(ends)} checks probed in {span:.2f} s, up to {self._threads} at a time"
+        span = max(ends) - min(self._started.values())
+        busy = (
+            f"; the machine delayed checks by up to {self.lag.worst * 1000:.0f} ms"
+            if self.lag.worst > LAG_TOLERANCE
+            else ""
+        )
+        return f"{len(ends)} checks probed in {span:.2f} s, up to {self._peak} at a time{busy}"
 
     def close(self) -> None:
-        """Cancel the checks not started yet; running ones end at their deadline."""
-        self._closed.set()
+        """Cancel the checks not finished; stop the loop."""
         with self._lock:
             futures = list(self._futures.values())
-            threads, self._threads = self._threads, 0
         for future in futures:
             future.cancel()
-        for _ in range(threads):
-            self._queue.put(None)
+        self.loop.call_soon_threadsafe(self._stop)
+        self._thread.join(timeout=5)
+
+    def _stop(self) -> None:
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
+        self.loop.stop()
+
+
+def _wait(future: Future[Result], seconds: float) -> None:
+    with suppress(TimeoutError):
+        future.exception(timeout=seconds)

@@ -7,8 +7,9 @@ the cause says what happened there. The same cause can occur at several layers
 
 from __future__ import annotations
 
+import asyncio
 import errno
-import http.client
+import os
 import socket
 import ssl
 from enum import StrEnum
@@ -28,6 +29,7 @@ class Layer(StrEnum):
     TLS = "tls"
     HTTP = "http"
     CONTENT = "content"
+    HOST = "host"  # this machine's own settings (the Windows host checks)
 
 
 # Causes, grouped by where they usually occur.
@@ -39,6 +41,8 @@ DNS_NO_NAMESERVER = "dns_no_nameserver"
 DNS_CNAME_LOOP = "dns_cname_loop"
 DNS_WRONG_ANSWER = "dns_wrong_answer"
 DNS_ERROR = "dns_error"
+DNS_BLOCKED = "dns_blocked"  # answered with 0.0.0.0, 127.x, ::, ::1 or a block page's address
+DNS_OS_OVERRIDE = "dns_os_override"  # the OS resolver fails a name that DNS resolves
 TIMEOUT = "timeout"
 CONNECTION_REFUSED = "connection_refused"
 CONNECTION_RESET = "connection_reset"
@@ -46,9 +50,14 @@ CONNECTION_CLOSED = "connection_closed"
 NETWORK_UNREACHABLE = "network_unreachable"
 HOST_UNREACHABLE = "host_unreachable"
 IPV6_BROKEN = "ipv6_broken"
+NO_IPV6_ROUTE = "no_ipv6_route"  # a host with only AAAA records, on a machine without IPv6
+ADDRESS_UNREACHABLE = "address_unreachable"  # (a warning) some of a host's addresses are dead
 PROXY_AUTH_REQUIRED = "proxy_auth_required"
 PROXY_DENIED = "proxy_denied"
 PROXY_ERROR = "proxy_error"
+PROXY_AUTH_FAILED = "proxy_auth_failed"  # the proxy rejected the credentials given
+PROXY_AUTH_UNSUPPORTED = "proxy_auth_unsupported"  # no scheme offered that netcheck speaks
+PAC_ERROR = "pac_error"  # the PAC file failed or did not answer within the deadline
 TLS_UNTRUSTED = "tls_untrusted_certificate"
 TLS_EXPIRED = "tls_expired_certificate"
 TLS_HOSTNAME_MISMATCH = "tls_hostname_mismatch"
@@ -56,6 +65,7 @@ TLS_VERSION = "tls_version_unsupported"
 TLS_NOT_TLS = "tls_not_tls"
 TLS_HANDSHAKE = "tls_handshake_failed"
 TLS_INTERCEPTION = "tls_interception"
+TLS_CLIENT_CERTIFICATE = "tls_client_certificate_required"
 HTTP_PROTOCOL = "http_protocol_error"
 HTTP_REDIRECT = "http_redirect"
 HTTP_STATUS = "http_status"
@@ -67,14 +77,16 @@ MSOID_21VIANET = "msoid_21vianet"
 MSOID_MISSING = "msoid_missing"
 MSOID_UNEXPECTED = "msoid_unexpected"
 OS_ERROR = "os_error"
+OVERLOADED = "overloaded"  # no verdict: this machine was too busy to run the check in time
 
 
 class Failure(Exception):
-    """A classified network failure: raised inside probes, returned to callers as a Result."""
+    """A classified failure: raised inside probes, returned to callers as a Result. `advice`
+    replaces the cause's own (netcheck.advice) where the probe knows better."""
 
-    def __init__(self, layer: Layer, cause: str, detail: str) -> None:
+    def __init__(self, layer: Layer, cause: str, detail: str, advice: str = "") -> None:
         super().__init__(detail)
-        self.layer, self.cause, self.detail = layer, cause, detail
+        self.layer, self.cause, self.detail, self.advice = layer, cause, detail, advice
 
 
 class Skip(Exception):
@@ -134,17 +146,21 @@ def classify(exc: BaseException, layer: Layer) -> Failure:
         reason = exc.reason or ""
         if reason in _TLS_VERSION_REASONS:
             return Failure(Layer.TLS, TLS_VERSION, f"no TLS version in common ({reason})")
+        if reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
+            return Failure(
+                Layer.TLS, TLS_CLIENT_CERTIFICATE, "the server requires a client certificate"
+            )
         if reason in _NOT_TLS_REASONS:
             return Failure(Layer.TLS, TLS_NOT_TLS, f"the peer does not speak TLS ({reason})")
         return Failure(Layer.TLS, TLS_HANDSHAKE, f"TLS handshake failed: {reason or exc}")
     if isinstance(exc, TimeoutError | socket.timeout):
         return Failure(layer, TIMEOUT, f"no answer within the deadline ({exc})")
-    if isinstance(exc, http.client.RemoteDisconnected | http.client.IncompleteRead):
-        return Failure(layer, CONNECTION_CLOSED, f"connection closed early: {exc}")
-    if isinstance(exc, http.client.HTTPException):
-        return Failure(layer, HTTP_PROTOCOL, f"malformed HTTP: {type(exc).__name__} {exc}")
+    if isinstance(exc, asyncio.IncompleteReadError | BrokenPipeError) or (
+        isinstance(exc, ConnectionError) and exc.errno is None  # asyncio: the peer closed
+    ):
+        return Failure(layer, CONNECTION_CLOSED, "the peer closed the connection early")
     if isinstance(exc, OSError) and exc.errno in _ERRNO_CAUSES:
-        return Failure(layer, _ERRNO_CAUSES[exc.errno], exc.strerror or str(exc))
+        return Failure(layer, _ERRNO_CAUSES[exc.errno], os.strerror(exc.errno))
     if isinstance(exc, OSError):
         return Failure(layer, OS_ERROR, str(exc))
     raise exc  # not a network failure: a bug, reported as an error by the runner

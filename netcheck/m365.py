@@ -19,13 +19,47 @@ from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+from netcheck import document
+from netcheck.document import Invalid, Syntax, Table, checked
+from netcheck.textfile import InputError, decode, read_text
+from netcheck.url import hostname
+
 SERVICE_URL = "https://endpoints.office.com/endpoints/worldwide"
 CATEGORIES = ("Optimize", "Allow", "Default")  # strongest first
 SCHEMES = {443: "https", 80: "http"}
+NOT_THE_LIST = "expected the endpoints web service's JSON: a list of endpoint sets"
 
 
-class M365Error(ValueError):
+class M365Error(InputError):
     """Input that is not the endpoints web service's JSON; the message is one line."""
+
+
+def _ports(value: str) -> str:
+    """`tcpPorts`: "80,443", each a TCP port."""
+    ports = [p.strip() for p in value.split(",") if p.strip()]
+    if not all(p.isascii() and p.isdigit() and 0 < int(p) < 65536 for p in ports):
+        raise ValueError(f"{value!r} is not a list of port numbers (1-65535)")
+    return ",".join(ports)
+
+
+def _host(value: str) -> str:
+    return hostname(value, wildcard=True)
+
+
+Host = checked(_host)
+Ports = checked(_ports)
+
+
+class EndpointSet(Table, forbid_unknown_fields=False, rename="camel"):
+    """One set of the list, as far as netcheck reads it (the list has more: ips, udpPorts...)."""
+
+    id: int
+    urls: tuple[Host, ...] = ()
+    tcp_ports: Ports = ""
+    category: str = "Default"
+    required: bool = False
+    service_area: str = ""
+    notes: str = ""
 
 
 @dataclass
@@ -59,33 +93,49 @@ class _Entry:
     notes: list[str] = field(default_factory=list)
 
 
+def validate(data: object) -> list[EndpointSet]:
+    """The web service's JSON (parsed) as endpoint sets; M365Error naming the set and key."""
+    try:
+        return document.convert(data, list[EndpointSet])
+    except Invalid as exc:
+        raise _error(exc, data) from None
+
+
+def _error(exc: Invalid, data: object) -> M365Error:
+    if not exc.path:
+        return M365Error(NOT_THE_LIST)
+    index = exc.path[0]
+    label = f"endpoint set [{index}]"
+    raw = data[index] if isinstance(data, list) and isinstance(index, int) else None
+    if isinstance(raw, dict) and isinstance(raw.get("id"), int):
+        label += f" (id {raw['id']})"
+    return M365Error(f"{label}: {exc.describe(1, table='object')}")
+
+
 def convert(
-    sets: object, *, probe_hosts: dict[str, str] | None = None, source: str = ""
+    data: object, *, probe_hosts: dict[str, str] | None = None, source: str = ""
 ) -> tuple[dict[str, Any], Summary]:
     """The web service's JSON (parsed) → profile data (the TOML's tables) and a summary."""
-    if not isinstance(sets, list) or not all(isinstance(s, dict) and "id" in s for s in sets):
-        raise M365Error("expected the endpoints web service's JSON: a list of endpoint sets")
-    probe_hosts = {k.lower(): v.lower() for k, v in (probe_hosts or {}).items()}
+    sets = validate(data)
+    probe_hosts = _probe_hosts(probe_hosts or {})
     summary = Summary(sets=len(sets))
     entries: dict[tuple[str, int], _Entry] = {}
     for s in sets:
-        urls = [u.strip().lower().rstrip(".") for u in s.get("urls") or []]
-        if not urls:
-            summary.ip_only.append(s["id"])
+        if not s.urls:
+            summary.ip_only.append(s.id)
             continue
-        ports = _ports(s.get("tcpPorts")) or [443]
-        category, area, note = s.get("category"), s.get("serviceArea"), s.get("notes")
-        for host in urls:
+        ports = [int(p) for p in s.tcp_ports.split(",") if p] or [443]
+        for host in s.urls:
             for port in ports:
                 e = entries.setdefault((host, port), _Entry(host, port))
-                e.sets.append(s["id"])
-                e.required |= bool(s.get("required"))
-                if category in CATEGORIES and _strength(category) < _strength(e.category):
-                    e.category = category
-                if area and area not in e.areas:
-                    e.areas.append(area)
-                if note and note not in e.notes:
-                    e.notes.append(note)
+                e.sets.append(s.id)
+                e.required |= s.required
+                if s.category in CATEGORIES and _strength(s.category) < _strength(e.category):
+                    e.category = s.category
+                if s.service_area and s.service_area not in e.areas:
+                    e.areas.append(s.service_area)
+                if s.notes and s.notes not in e.notes:
+                    e.notes.append(s.notes)
     hosts = sorted({h for h, _ in entries})
     summary.urls = len(hosts)
     wildcards = [h for h in hosts if "*" in h]
@@ -105,18 +155,17 @@ def convert(
     return {"profile": head, "endpoint": endpoints}, summary
 
 
+def _probe_hosts(pairs: dict[str, str]) -> dict[str, str]:
+    """--probe-host PATTERN=HOST pairs in normal form."""
+    try:
+        return {_host(k): hostname(v) for k, v in pairs.items()}
+    except ValueError as exc:
+        raise M365Error(f"--probe-host: {exc}") from None
+
+
 def _strength(category: str) -> int:
     """0 for the strongest category (Optimize)."""
     return CATEGORIES.index(category)
-
-
-def _ports(value: object) -> list[int]:
-    if not value:
-        return []
-    try:
-        return [int(p) for p in str(value).split(",") if p.strip()]
-    except ValueError:
-        raise M365Error(f"tcpPorts {value!r} is not a list of port numbers") from None
 
 
 def _endpoint(e: _Entry, hosts: list[str], probe_hosts: dict[str, str]) -> dict[str, Any]:
@@ -148,11 +197,22 @@ def _endpoint(e: _Entry, hosts: list[str], probe_hosts: dict[str, str]) -> dict[
 
 
 def from_json(text: str, **kwargs: Any) -> tuple[dict[str, Any], Summary]:
+    """The list's JSON text as profile data (see convert)."""
     try:
-        sets = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise M365Error(f"not JSON: {exc}") from None
-    return convert(sets, **kwargs)
+        data = document.parse(text, "JSON")
+    except Syntax as exc:
+        raise M365Error(str(exc)) from None
+    except Invalid as exc:  # nested too deep, or a string that is no text
+        raise _error(exc, None) from None
+    return convert(data, **kwargs)
+
+
+def read(path: str) -> str:
+    """A saved copy of the list, as text."""
+    try:
+        return read_text(path)
+    except InputError as exc:
+        raise M365Error(str(exc)) from None
 
 
 def fetch(url: str = SERVICE_URL, timeout: float = 30) -> str:
@@ -163,13 +223,16 @@ def fetch(url: str = SERVICE_URL, timeout: float = 30) -> str:
     query = parse_qs(parts.query)
     query.setdefault("clientrequestid", [str(uuid.uuid4())])
     url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+    where = f"{parts.scheme}://{parts.netloc}{parts.path}"
     try:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()
     except requests.RequestException as exc:
-        where = f"{parts.scheme}://{parts.netloc}{parts.path}"
         raise M365Error(f"cannot download {where}: {exc}") from None
-    return response.text
+    try:
+        return decode(response.content, where)
+    except InputError as exc:
+        raise M365Error(str(exc)) from None
 
 
 def to_toml(data: dict[str, Any], comments: Sequence[str] = ()) -> str:

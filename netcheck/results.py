@@ -1,4 +1,5 @@
-"""Results as data: one record per check, the results file, and the diff against a baseline.
+"""Results as data: one record per check, the results file, and the diff against a baseline
+(netcheck.baseline reads a baseline).
 
 The record is built where the test ran (an xdist worker, maybe) and travels on the pytest
 report as a plain dict, so the controller can write the file and compare it with a baseline.
@@ -12,9 +13,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netcheck.result import Result
+
+if TYPE_CHECKING:
+    from netcheck.baseline import Baseline
 
 SCHEMA, VERSION = "netcheck-results", 1
 FAILING = ("fail", "error")
@@ -97,43 +101,6 @@ def describe(rec: Record) -> str:
     if rec["layer"]:
         return f"{rec['outcome']} at {rec['layer']} ({rec['cause']})"
     return rec["outcome"]
-
-
-class ResultsError(Exception):
-    """A results file that cannot be used as a baseline; one line."""
-
-
-@dataclass
-class Baseline:
-    path: Path
-    created: str
-    records: dict[Key, Record]
-
-    @classmethod
-    def load(cls, path: Path) -> Baseline:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ResultsError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ResultsError(f"{path}: not a JSON results file ({exc})") from None
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise ResultsError(f"{path}: not a netcheck results file (no schema {SCHEMA!r})")
-        if data.get("version") != VERSION:
-            raise ResultsError(
-                f"{path}: results schema version {data.get('version')!r}, "
-                f"this netcheck reads version {VERSION}"
-            )
-        records = {key(r): r for r in data.get("results", [])}
-        return cls(path, str(data.get("created", "")), records)
-
-    def annotate(self, rec: Record) -> Record:
-        """Fill in `change` and `baseline` (what the baseline said about this check)."""
-        before = self.records.get(key(rec))
-        rec["change"] = change(rec, before)
-        if before is not None:
-            rec["baseline"] = {k: before.get(k) for k in ("outcome", "layer", "cause")}
-        return rec
 
 
 @dataclass

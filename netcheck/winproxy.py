@@ -15,6 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 INTERNET_SETTINGS = r"Software\Microsoft\Windows\CurrentVersion\Internet Settings"
+WININET_VALUES = ("ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL")
+MISMATCH_ADVICE = (
+    "Office activation uses WinHTTP: if the browser works but activation does not, set it "
+    'with `netsh winhttp set proxy <proxy:port> "<bypass list>"` or copy the user\'s '
+    "setting with `netsh winhttp import proxy source=ie` (elevated)."
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ def read_wininet() -> ProxySetting | None:
     values: dict[str, object] = {}
     try:
         with winreg.OpenKey(winreg.HKEY_CURRENT_USER, INTERNET_SETTINGS) as key:
-            for name in ("ProxyEnable", "ProxyServer", "ProxyOverride", "AutoConfigURL"):
+            for name in WININET_VALUES:
                 with contextlib.suppress(FileNotFoundError):
                     values[name] = winreg.QueryValueEx(key, name)[0]
     except OSError:
@@ -122,7 +128,5 @@ def environment_rows(
         return rows, None
     return rows, (
         f"The WinHTTP proxy ({winhttp}) differs from this user's Internet Options proxy "
-        f"({wininet}). Office activation uses WinHTTP: if the browser works but activation "
-        'does not, set it with `netsh winhttp set proxy <proxy:port> "<bypass list>"` or '
-        "copy the user's setting with `netsh winhttp import proxy source=ie` (elevated)."
+        f"({wininet}). {MISMATCH_ADVICE}"
     )

@@ -38,7 +38,8 @@ from tests.fakenet import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-ORIGIN, ORIGIN6 = "127.0.1.1", "::1"
+ORIGIN, ORIGIN6 = "198.18.1.1", "2001:db8:ffff::1"
+LOCAL_NETWORK = "198.18.0.0/16"  # every address here is local to the self-tests' namespace
 NAMESERVER = ("127.0.0.53", 5353)
 PROXY = ("127.0.4.1", 3128)
 # The probe timeout of lab runs: generous, so a loaded 2-core CI machine never times out a
@@ -46,12 +47,14 @@ PROXY = ("127.0.4.1", 3128)
 TIMEOUT = 4.0
 AUTH_PROXY = ("127.0.4.2", 3128)
 MITM_PROXY = ("127.0.4.5", 3128)  # inspects TLS with the inspection CA
-V6_BROKEN_PORT = 8443  # v6broken.netcheck.test: IPv4 answers, IPv6 (::1) drops SYNs
+V6_BROKEN_PORT = 8443  # v6broken.netcheck.test: IPv4 answers, IPv6 drops SYNs
 PROXY_USER = ("alice", "s3cret-Pa55")
 DEAD_PROXY = ("127.0.4.9", 3128)  # nothing listens here
 NO_CONNECT_PROXY = ("127.0.4.3", 3128)  # answers 405 to CONNECT
 CLOSING_PROXY = ("127.0.4.4", 3128)  # accepts CONNECT, closes the tunnel on the ClientHello
 DEAD_NAMESERVER = "127.0.0.54:5353"  # nothing listens here
+# How the report names the proxy setting of a lab run (Lab.run removes proxy variables).
+NO_PROXY = "direct: no proxy set in the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)"
 INSPECTION_ORG = "Contoso TLS Inspection"
 # Denied hosts go through the filtering proxy, everything else direct.
 PAC = f"""function FindProxyForURL(url, host) {{
@@ -102,23 +105,23 @@ MSOID_VIANET = "clientconfig.partner.microsoftonline-p.net.cn"
 # Fault hosts: name -> address. DNS faults and special records are in FAULT_ZONE.
 FAULT_HOSTS = {
     "ok.netcheck.test": ORIGIN,
-    "refused.netcheck.test": "127.0.2.1",
-    "dropped.netcheck.test": "127.0.2.2",
-    "reset.netcheck.test": "127.0.2.3",
-    "expired.netcheck.test": "127.0.2.4",
-    "wronghost.netcheck.test": "127.0.2.5",
-    "tls13only.netcheck.test": "127.0.2.6",
-    "nottls.netcheck.test": "127.0.2.7",
-    "untrusted.netcheck.test": "127.0.2.8",
-    "portal.netcheck.test": "127.0.3.1",
-    "drip.netcheck.test": "127.0.3.2",
+    "refused.netcheck.test": "198.18.2.1",
+    "dropped.netcheck.test": "198.18.2.2",
+    "reset.netcheck.test": "198.18.2.3",
+    "expired.netcheck.test": "198.18.2.4",
+    "wronghost.netcheck.test": "198.18.2.5",
+    "tls13only.netcheck.test": "198.18.2.6",
+    "nottls.netcheck.test": "198.18.2.7",
+    "untrusted.netcheck.test": "198.18.2.8",
+    "portal.netcheck.test": "198.18.3.1",
+    "drip.netcheck.test": "198.18.3.2",
     "denied.netcheck.test": ORIGIN,
-    "rstconnect.netcheck.test": "127.0.2.9",
-    "closed.netcheck.test": "127.0.2.10",
-    "tls10only.netcheck.test": "127.0.2.11",
-    "stall.netcheck.test": "127.0.2.12",
-    "intercepted.netcheck.test": "127.0.2.13",
-    "wildcard.netcheck.test": "127.0.2.14",
+    "rstconnect.netcheck.test": "198.18.2.9",
+    "closed.netcheck.test": "198.18.2.10",
+    "tls10only.netcheck.test": "198.18.2.11",
+    "stall.netcheck.test": "198.18.2.12",
+    "intercepted.netcheck.test": "198.18.2.13",
+    "wildcard.netcheck.test": "198.18.2.14",
 }
 FAULT_ZONE = {
     "servfail.netcheck.test": ZoneEntry(fault="servfail"),
@@ -177,6 +180,12 @@ class SuiteRun:
     def verdict(self, name: str) -> tuple[str, str, str]:
         case = self.cases[name]
         return case.outcome, case.props.get("layer", ""), case.props.get("cause", "")
+
+    def deadline(self, name: str, timeout: float) -> float:
+        """The deadline the check called `name` had: its timeout, and the time the engine
+        gave back because the machine was busy (evidence `deadline_extended`)."""
+        (rec,) = [r for r in self.results["results"] if r["id"].endswith(f"::{name}")]
+        return timeout + float(rec["evidence"].get("deadline_extended", "0 s").split()[0])
 
     def rows(self, name: str) -> list[dict]:
         """The HTML report's rows (pytest-html data) of the test called `name`."""

@@ -1,8 +1,12 @@
-"""The suite's command line: bad options and profiles stop pytest with exit code 4 and
-one line, never a traceback; a good run reports its settings and writes the HTML report."""
+"""The suite's command line: bad options, environment and input files stop pytest with exit
+code 4 and one line, never a traceback; a good run reports its settings and writes the HTML
+report. Messages are asserted in-process (the options' here; the files' in test_profile,
+test_m365, test_baseline and test_inputs_files); one run per kind of input proves the wiring."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -11,13 +15,24 @@ from pathlib import Path
 import pytest
 
 from netcheck.__main__ import main
+from netcheck.plugin import settings
+from netcheck.results import SCHEMA, VERSION
 from tests.loopback_lab import REPO
-from tests.test_profile import BAD, HEAD
+from tests.test_profile import HEAD
+
+pytest_plugins = ("pytester",)
 
 
-def pytest_run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def pytest_run(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "pytest", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -30,82 +45,124 @@ BAD_OPTIONS = [
     (["--nameserver=10.0.0.1:"], "--nameserver: '10.0.0.1:': bad port ''"),
     (["--proxy=socks5://user:hunter2@p.example:1080"], "--proxy: only http:// proxies"),
     (["--proxy=https://user:hunter2@p.example:3128"], "--proxy: only http:// proxies"),
-    (["--proxy=http://user:hunter2@p.example"], "--proxy: expected http://[user:pass@]host:port"),
-    (["--proxy=http://user:hunter2@:3128"], "--proxy: expected http://[user:pass@]host:port"),
-    (["--proxy=http://user:hunter2@p.example:port"], "--proxy: bad port"),
-    (["--proxy=http://user:hunter2@[::1:3128"], "--proxy: Invalid IPv6 URL"),
+    (["--proxy=http://user:hunter2@p.example"], "--proxy: the proxy's port must be 1-65535"),
+    (["--proxy=http://user:hunter2@:3128"], "--proxy: expected http://[user:password@]host:port"),
+    (["--proxy=http://user:hunter2@p.example:port"], "--proxy: the proxy's port must be 1-65535"),
+    (["--proxy=http://user:hunter2@[::1:3128"], "--proxy: the proxy's port must be 1-65535"),
     (["--ca-bundle=/nonexistent.pem"], "--ca-bundle: /nonexistent.pem: no such file"),
-    (["--ca-bundle=pytest.ini"], "--ca-bundle pytest.ini: not a PEM CA certificate"),
+    ([f"--ca-bundle={REPO}"], f"--ca-bundle: {REPO}: is a directory, not a PEM file"),
+    ([f"--ca-bundle={REPO / 'pytest.ini'}"], f"--ca-bundle: {REPO / 'pytest.ini'}: not a PEM CA"),
     (["--domain=not a domain"], "--domain: 'not a domain' is not a valid host name"),
-    (["--endpoints=missing.toml"], "missing.toml: no such file"),
-    (["--endpoints=tests"], "tests: is a directory, not a profile file"),
+    (["--family=ipv5"], "--family: 'ipv5' is not one of ipv4, ipv6, both"),
+    (["--tls-interception=ignore"], "--tls-interception: 'ignore' is not one of fail, warn"),
+    (["--tenant=cn"], "--tenant: 'cn' is not one of worldwide, 21vianet"),
+    (["--fail-on=all"], "--fail-on: 'all' is not one of required, any, new-required-failures"),
+    (["--endpoints=/missing.toml"], "/missing.toml: no such file"),
     (["--site=<b>hq"], "--site: site name '<b>hq': use letters, digits, '.', '_' and '-'"),
 ]
-# The malformed profiles the loader tests (tests/test_profile.py), this time through pytest.
-PROFILES = [
-    "toml syntax",
-    "empty file",
-    "unknown key",
-    "wrong type",
-    "duplicate id",
-    "url without host",
-    "unsupported scheme",
-    "host with spaces",
-    "host over 253 chars",
-    "ip instead of name",
-    "name instead of ip",
-    "credentials in a url",
+# The environment gets the same care: a CA file that is not there is named, not ignored.
+BAD_ENVIRONMENT = [
+    (
+        "REQUESTS_CA_BUNDLE",
+        "/nonexistent.pem",
+        "REQUESTS_CA_BUNDLE: /nonexistent.pem: no such file",
+    ),
+    ("SSL_CERT_FILE", "/nonexistent.pem", "SSL_CERT_FILE: /nonexistent.pem: no such file"),
+    ("REQUESTS_CA_BUNDLE", "/", "REQUESTS_CA_BUNDLE: /: is a directory, not a PEM file"),
+    ("SSL_CERT_FILE", str(REPO / "pytest.ini"), "SSL_CERT_FILE: "),
+    ("NETCHECK_FAMILY", "ipv5", "NETCHECK_FAMILY: 'ipv5' is not one of ipv4, ipv6, both"),
+]
+CASES = [(args, {}, message) for args, message in BAD_OPTIONS] + [
+    ([], {name: value}, message) for name, value, message in BAD_ENVIRONMENT
 ]
 
 
-def bad_inputs(workdir: Path) -> dict[str, tuple[list[str], str, str]]:
-    """id -> (pytest arguments, how stderr's one line starts, what it says)."""
-    cases = {args[0]: (args, f"ERROR: {message}", message) for args, message in BAD_OPTIONS}
-    profiles = {name: (text, message) for name, text, message in BAD}
-    profiles["non-UTF-8 bytes"] = (HEAD.encode() + b"# caf\xe9\n", "not UTF-8 text (byte 26)")
-    for name in [*PROFILES, "non-UTF-8 bytes"]:
-        text, message = profiles[name]
-        path = workdir / f"{name.replace(' ', '-')}.toml"
-        (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
-        cases[name] = ([f"--endpoints={path}"], f"ERROR: {path}: ", message)
-    return cases
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    CASES,
+    ids=[" ".join(c[0]) or "=".join(*c[1].items()) for c in CASES],
+)
+def test_bad_option_or_environment_is_one_usage_error(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    plugins = ("-p", "netcheck", "-p", "no:html", "-p", "no:metadata", "-p", "no:xdist")
+    config = pytester.parseconfig(*plugins, f"--endpoints={REPO / 'endpoints.toml'}", *args)
+    with pytest.raises(pytest.UsageError) as err:
+        settings.read(config)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+    assert "hunter2" not in str(err.value)
 
 
-Outcomes = dict[str, tuple[str, str, subprocess.CompletedProcess[str]]]
+def wiring(workdir: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
+    """One bad input of each kind, through pytest: id -> (arguments, environment, stderr)."""
+    deep, m365, base = workdir / "deep.toml", workdir / "null.json", workdir / "base.json"
+    deep.write_text(HEAD + "x = " + "[" * 5000 + "]" * 5000)
+    m365.write_text('[{"id": 1, "urls": [null]}]')
+    base.write_text(
+        json.dumps(
+            {"schema": SCHEMA, "version": VERSION, "results": [{"check": "x", "endpoint": None}]}
+        )
+    )
+    return {
+        "option": (["--family=ipv5"], {}, "--family: 'ipv5' is not one of ipv4, ipv6, both"),
+        "proxy": (
+            ["--proxy=http://user:hunter2@p.example"],
+            {},
+            "--proxy: the proxy's port must be 1-65535 (host p.example)",
+        ),
+        "environment": (
+            [],
+            {"REQUESTS_CA_BUNDLE": "/nonexistent.pem"},
+            "REQUESTS_CA_BUNDLE: /nonexistent.pem: no such file",
+        ),
+        "profile": ([f"--endpoints={deep}"], {}, f"{deep}: TOML nested deeper than 32 levels"),
+        "m365 json": (
+            [f"--endpoints={m365}"],
+            {},
+            f"{m365}: endpoint set [0] (id 1): key 'urls': items must be strings, not null",
+        ),
+        "baseline": (
+            [f"--baseline={base}"],
+            {},
+            f"--baseline: {base}: results[0]: key 'outcome' is missing",
+        ),
+    }
+
+
+Runs = dict[str, tuple[str, subprocess.CompletedProcess[str]]]
 
 
 @pytest.fixture(scope="module")
-def usage_errors(tmp_path_factory: pytest.TempPathFactory) -> Outcomes:
-    """Every bad input through pytest, concurrently: id -> (start, message, process)."""
-    cases = bad_inputs(tmp_path_factory.mktemp("bad"))
-    with ThreadPoolExecutor(8) as pool:
-        procs = pool.map(lambda case: pytest_run(*case[0], "--collect-only", "-q"), cases.values())
+def usage_errors(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """Each wiring case through pytest, concurrently: id -> (expected line, process)."""
+    cases = wiring(tmp_path_factory.mktemp("bad"))
+
+    def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return pytest_run(*args, "--collect-only", "-q", env=env)
+
+    with ThreadPoolExecutor(len(cases)) as pool:
+        procs = pool.map(lambda case: run(*case[:2]), cases.values())
         return {
-            name: (start, message, proc)
-            for (name, (_, start, message)), proc in zip(cases.items(), procs, strict=True)
+            name: (f"ERROR: {case[2]}", proc)
+            for (name, case), proc in zip(cases.items(), procs, strict=True)
         }
 
 
-@pytest.mark.parametrize("case", [a[0] for a, _ in BAD_OPTIONS] + [*PROFILES, "non-UTF-8 bytes"])
-def test_bad_input_is_one_line_and_exit_code_4(usage_errors: Outcomes, case: str) -> None:
-    start, message, proc = usage_errors[case]
+@pytest.mark.parametrize(
+    "case", ["option", "proxy", "environment", "profile", "m365 json", "baseline"]
+)
+def test_bad_input_is_one_line_and_exit_code_4(usage_errors: Runs, case: str) -> None:
+    line, proc = usage_errors[case]
     assert proc.returncode == 4, proc.stdout + proc.stderr
-    (line,) = proc.stderr.strip().splitlines()
-    assert line.startswith(start) and message in line, line
+    assert proc.stderr.strip().splitlines() == [line]
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "hunter2" not in proc.stderr + proc.stdout
-
-
-def test_bad_profile_is_a_usage_error(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[profile]\nname = "x"\n[[endpoint]]\nurl = "https://a.example/"\nport = 8\n')
-    proc = pytest_run(f"--endpoints={bad}")
-    assert proc.returncode == 4
-    assert proc.stderr.strip() == (
-        f"ERROR: {bad}: endpoint[0] (https://a.example/): unknown key 'port' "
-        "(allowed: id, category, required, notes, url, checks, family, service_area, "
-        "probe_host, skip, expected_roots, interception)"
-    )
 
 
 def test_collect_only_lists_ids_with_host_names_and_markers_select() -> None:
@@ -122,7 +179,7 @@ def test_collect_only_lists_ids_with_host_names_and_markers_select() -> None:
         for host, name in crls
     ]
     selected = pytest_run("--collect-only", "-q", "-k", "login.microsoftonline.com")
-    assert "2/45 tests collected (43 deselected)" in selected.stdout
+    assert "2/62 tests collected (60 deselected)" in selected.stdout
 
 
 def test_no_domain_skips_msoid_with_instructions(tmp_path: Path) -> None:

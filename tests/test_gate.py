@@ -125,7 +125,7 @@ def test_results_file_holds_one_record_per_check(optional: SuiteRun) -> None:
         "outcome": "fail",
         "layer": "tcp",
         "cause": "connection_refused",
-        "detail": "refused.netcheck.test port 443: Connection refused",
+        "detail": "refused.netcheck.test port 443 (198.18.2.1): Connection refused",
         "probe_time": 0,
         "phases": {},
         "addresses": [REFUSED],
@@ -305,26 +305,6 @@ def test_fail_on_new_required_failures_tolerates_known_failures(
     fixed = lab.run(CHANGES, *gate)
     assert fixed.exit_code == 0, fixed.output
     assert fixed.results["summary"] == {"passed": 3, "xfailed": 3}
-
-
-BAD_BASELINES = [
-    ("missing.json", None, "no such file"),
-    ("text.json", "not json", "not a JSON results file"),
-    ("other.json", '{"results": []}', "not a netcheck results file"),
-    ("future.json", f'{{"schema": "{SCHEMA}", "version": 99}}', "results schema version 99"),
-]
-
-
-@pytest.mark.parametrize(
-    ("name", "text", "message"), BAD_BASELINES, ids=[b[0] for b in BAD_BASELINES]
-)
-def test_bad_baseline_is_a_usage_error(tmp_path: Path, name: str, text: str, message: str) -> None:
-    path = tmp_path / name
-    if text is not None:
-        path.write_text(text)
-    proc = pytest_run(f"--baseline={path}", "--collect-only", "-q")
-    assert proc.returncode == 4
-    assert proc.stderr.strip().startswith(f"ERROR: --baseline: {path}: {message}")
 
 
 def test_fail_on_new_required_failures_needs_a_baseline() -> None:

@@ -33,7 +33,7 @@ def payload(channel: str) -> str:
 
 
 CERT_HOST, WEB_HOST = "xss-cert.netcheck.test", "xss.netcheck.test"
-CERT_ADDRESS, PROXY_ADDRESS = "127.0.6.1", "127.0.6.2"
+CERT_ADDRESS, PROXY_ADDRESS = "198.18.6.1", "127.0.6.2"
 PROFILE = f"""
 [profile]
 name = {json.dumps(payload("name"))}

@@ -119,7 +119,7 @@ def test_the_wheel_ships_every_module_and_the_suite_as_it_is(dist: Path) -> None
             shipped = wheel.read(f"netcheck/suite/{file.as_posix()}")
             assert shipped == (REPO / file).read_bytes(), f"{file} differs in the wheel"
     modules = {p.relative_to(REPO).as_posix() for p in (REPO / "netcheck").rglob("*.py")}
-    assert modules - names == set()
+    assert modules - names == set(), "add their packages to pyproject.toml's package list"
 
 
 def test_the_sdist_is_the_whole_source(dist: Path) -> None:

@@ -2,30 +2,27 @@
 scenario's network does (lab/scenarios/*.toml): the exact pass/fail set by test id, with
 the failing layer and cause from its JUnit properties, within a generous wall time.
 
-Each scenario's lab is brought up once, every run of the scenario goes through it, and it
-is torn down before the next scenario starts (even when a run fails).
+Each scenario's lab is brought up once, concurrently with the others (tests/lab_fleet.py),
+every run of the scenario goes through it, and it is torn down as soon as they are done
+(even when a run fails). A run that needs a client feature netcheck lacks is skipped.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lab import scenario as scenarios
-from lab.suite import SuiteRun, run_suite
-from lab.topology import REPO, Lab, missing_binaries, site_addresses
+from lab.plan import site_addresses
+from lab.topology import missing_binaries
+from tests import lab_fleet as fleet
 
 SCENARIOS = {name: scenarios.load(name) for name in scenarios.names()}
-RUNS = [(s, r.name) for s, sc in SCENARIOS.items() for r in sc.runs]
+RUNS = [pytest.param(s, r.name, id=f"{s}-{r.name}") for s, sc in SCENARIOS.items() for r in sc.runs]
 
 if os.geteuid() != 0 or missing_binaries():
     why = "root" if os.geteuid() != 0 else ", ".join(missing_binaries())
@@ -34,45 +31,9 @@ if os.geteuid() != 0 or missing_binaries():
     pytestmark = pytest.mark.skip(reason=f"the lab needs {why} (python -m lab setup)")
 
 
-@dataclass
-class Outcome:
-    runs: dict[str, SuiteRun]
-    up_seconds: float
-    leftovers: list[str]
-    route_out: dict[str, str]  # namespace role -> `ip route get` answer for a real address
-    interfaces_before: list[str]
-    interfaces_after: list[str]
-
-
-_outcomes: dict[str, Outcome] = {}
-
-
-def outcome(name: str, out: Path) -> Outcome:
-    """Bring the scenario's lab up, run the suite once per [[run]], tear it down; cached."""
-    if name in _outcomes:
-        return _outcomes[name]
-    scenario = SCENARIOS[name]
-    before = [n for _, n in socket.if_nameindex()]
-    start = time.monotonic()
-    lab = Lab(scenario)
-    with lab:
-        up = time.monotonic() - start
-        routes = {role: _route_get(lab.ns(role)) for role in ("corp", "edge", "inet")}
-        routes |= {site: _route_get(ns) for site, ns in lab.sites.items()}
-        runs = {run.name: run_suite(lab, run, out) for run in scenario.runs}
-    result = Outcome(
-        runs, up, lab.leftovers(), routes, before, [n for _, n in socket.if_nameindex()]
-    )
-    _outcomes[name] = result
-    return result
-
-
-def _route_get(ns: str) -> str:
-    # 192.0.2.1 (TEST-NET-1) stands for any real address; `ip route get` sends no packet.
-    proc = subprocess.run(
-        ["ip", "-n", ns, "route", "get", "192.0.2.1"], capture_output=True, text=True
-    )
-    return (proc.stdout + proc.stderr).strip()
+for _name in SCENARIOS:
+    fleet.want(_name)
+fleet.want("proxy-auth", password=lambda lab: lab.password)
 
 
 @pytest.fixture(scope="session")
@@ -80,56 +41,61 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lab-e2e")
 
 
-def _ids(runs: list[tuple[str, str]]) -> list[str]:
-    return [f"{s}-{r}" for s, r in runs]
-
-
-@pytest.mark.parametrize(("name", "run_name"), RUNS, ids=_ids(RUNS))
+@pytest.mark.parametrize(("name", "run_name"), RUNS)
 def test_verdicts(name: str, run_name: str, out_dir: Path) -> None:
     """Every test's outcome, layer and cause is exactly the scenario's."""
-    result = outcome(name, out_dir).runs[run_name]
+    result = fleet.outcome(name, out_dir).runs[run_name]
     assert result.verdicts, f"the suite wrote no JUnit report:\n{result.output[-3000:]}"
-    run = next(r for r in SCENARIOS[name].runs if r.name == run_name)
+    run = SCENARIOS[name].run(run_name)
     diff = scenarios.compare(run.expected(list(result.verdicts)), result.verdicts)
     assert not diff, "\n".join(diff) + f"\n\nsuite output:\n{result.output[-3000:]}"
     failing = sum(
         v.outcome != "pass" and t not in result.optional
         for t, v in run.expected(list(result.verdicts)).items()
     )
-    assert result.returncode == (1 if failing else 0), result.output[-3000:]
+    assert result.returncode == (1 if failing or run.site_errors else 0), result.output[-3000:]
+    errors = {s["name"]: s["error"] for s in result.results.get("sites") or []}
+    assert list(errors) == list(run.sites)
+    for site, error in errors.items():  # a site that cannot run is left out, with the reason
+        if words := run.site_errors.get(site):
+            assert error and words in error, (site, error)
+        else:
+            assert error is None, (site, error)
 
 
-@pytest.mark.parametrize(("name", "run_name"), RUNS, ids=_ids(RUNS))
+@pytest.mark.parametrize(("name", "run_name"), RUNS)
 def test_no_hang(name: str, run_name: str, out_dir: Path) -> None:
-    """A generous bound on the whole suite's wall time: catches hangs, not slowness."""
-    result = outcome(name, out_dir).runs[run_name]
-    run = next(r for r in SCENARIOS[name].runs if r.name == run_name)
+    """Generous bounds on the suite's wall time and the lab's start and teardown: catch
+    hangs, not slowness."""
+    result = fleet.outcome(name, out_dir).runs[run_name]
+    run = SCENARIOS[name].run(run_name)
     assert result.seconds < run.max_seconds, f"{result.seconds:.1f} s"
-    assert outcome(name, out_dir).up_seconds < 30
+    lab = fleet.outcome(name, out_dir)
+    assert lab.up_seconds < 30 and lab.down_seconds < 15, (lab.up_seconds, lab.down_seconds)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_nothing_left_behind(name: str, out_dir: Path) -> None:
     """No namespace, /etc/netns entry, temp dir or daemon outlives the lab."""
-    assert outcome(name, out_dir).leftovers == []
+    assert fleet.outcome(name, out_dir).leftovers == []
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_isolated(name: str, out_dir: Path) -> None:
     """Real addresses: corp's route ends at the edge, which (like inet) has none; and the
     namespace the tests run in gained no interface (the lab never links to it)."""
-    result = outcome(name, out_dir)
+    result = fleet.outcome(name, out_dir)
     assert "via 198.18.0.1 dev eth0" in result.route_out["corp"]
     for i, site in enumerate(SCENARIOS[name].sites, start=1):
         assert f"via {site_addresses(i)[0][0]} dev eth0" in result.route_out[site]
     for role in ("edge", "inet"):
         assert "unreachable" in result.route_out[role], f"{role}: {result.route_out[role]}"
-    assert result.interfaces_after == result.interfaces_before
+    assert fleet.interfaces["after"] == fleet.interfaces["before"]
 
 
 def test_html_report(out_dir: Path) -> None:
     """The firewall scenario's report names the failing layers and causes."""
-    html = outcome("firewall", out_dir).runs["direct"].html.read_text()
+    html = fleet.outcome("firewall", out_dir).runs["direct"].html.read_text()
     for text in ("dns_servfail", "dns_nxdomain", "connection_refused", "timeout"):
         assert text in html
 
@@ -137,7 +103,7 @@ def test_html_report(out_dir: Path) -> None:
 def test_sites_in_one_report(out_dir: Path) -> None:
     """Three offices, one run: every check once per site in one results file, each site's
     counts as the scenario expects, and the report's matrix shows each site's verdict."""
-    result = outcome("sites", out_dir).runs["sites"]
+    result = fleet.outcome("sites", out_dir).runs["sites"]
     data = result.results
     sites = {s["name"]: s for s in data["sites"]}
     assert list(sites) == ["hq", "branch1", "branch2"], data["sites"]
@@ -160,10 +126,25 @@ def test_sites_in_one_report(out_dir: Path) -> None:
     ]
 
 
+def test_proxy_password_appears_in_no_output(out_dir: Path) -> None:
+    """The lab's password (made at lab start) goes to --proxy, and nowhere netcheck writes."""
+    result = fleet.outcome("proxy-auth", out_dir)
+    password, run = result.probe("password"), result.runs["credentials"]
+    assert f"--proxy=http://netcheck:{password}@proxy.corp.lab.test:3128" in run.argv
+    outputs = {
+        "terminal": run.output,
+        "junit": run.junit.read_text(),
+        "html": run.html.read_text(),
+        "results": json.dumps(run.results),
+    }
+    for channel, text in outputs.items():
+        assert password not in text, channel
+
+
 def test_inspecting_squid_is_named(out_dir: Path) -> None:
     """squid-openssl re-signs with the corp CA: each bumped check names that CA and the
     proxy; the spliced CDN shows the origin's own issuer (the lab root CA)."""
-    result = outcome("proxy-inspection", out_dir).runs["proxy"]
+    result = fleet.outcome("proxy-inspection", out_dir).runs["proxy"]
     by_endpoint = {(r["check"], r["endpoint"]): r for r in result.results["results"]}
     bumped = by_endpoint["firewall", "login.microsoftonline.com"]
     assert bumped["detail"].startswith(
@@ -172,20 +153,3 @@ def test_inspecting_squid_is_named(out_dir: Path) -> None:
     assert bumped["evidence"]["certificate_issuer"] == "OU=corp inspection CA,O=Contoso"
     spliced = by_endpoint["firewall", "officecdn.microsoft.com"]
     assert spliced["evidence"]["certificate_issuer"] == "OU=lab root CA,O=netcheck lab"
-
-
-@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare")
-def test_demo_cli(tmp_path: Path) -> None:
-    """`python -m lab demo SCENARIO` writes the report, tears down and says where it is."""
-    report = tmp_path / "demo.html"
-    proc = subprocess.run(
-        [sys.executable, "-m", "lab", "demo", "ncsi-dns-wrong", "--report", str(report)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert report.is_file()
-    assert str(report) in proc.stdout
-    assert "1 failed, 65 passed" in proc.stdout  # firewall: IPv4 and IPv6 variants

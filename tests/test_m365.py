@@ -11,7 +11,7 @@ import pytest
 
 from netcheck import m365
 from netcheck.__main__ import main
-from netcheck.profile import Endpoint, load
+from netcheck.profile import Endpoint, ProfileError, load
 from tests.fakenet import Response, WebServer
 from tests.loopback_lab import Lab
 from tests.test_cli import pytest_run
@@ -114,14 +114,57 @@ def test_not_the_service_json_is_one_line(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"urls": []}')
     assert main(["import-m365", str(bad), "-o", str(tmp_path / "x.toml")]) == 2
-    assert capsys.readouterr().err == (
-        "error: expected the endpoints web service's JSON: a list of endpoint sets\n"
-    )
-    proc = pytest_run(f"--endpoints={bad}", "--collect-only", "-q")
-    assert proc.returncode == 4
-    assert proc.stderr.strip() == f"ERROR: {bad}: expected the endpoints web service's JSON: " + (
-        "a list of endpoint sets"
-    )
+    assert capsys.readouterr().err == f"error: {m365.NOT_THE_LIST}\n"
+    with pytest.raises(ProfileError) as err:
+        load(bad)
+    assert str(err.value) == f"{bad}: {m365.NOT_THE_LIST}"
+
+
+BAD_SETS = [
+    (
+        "a null url",
+        [{"id": 1, "urls": [None]}],
+        "(id 1): key 'urls': items must be strings, not null",
+    ),
+    (
+        "notes not a string",
+        [{"id": 46, "urls": ["a.example"], "notes": 5}],
+        "endpoint set [0] (id 46): key 'notes' must be a string, not integer",
+    ),
+    ("no id", [SETS[0], {"urls": []}], "endpoint set [1]: key 'id' is missing"),
+    ("a set not an object", [1], "endpoint set [0]: must be an object, not integer"),
+    (
+        "a long s in a host",
+        [{"id": 2, "urls": ["\u017ftatic.example"]}],
+        "endpoint set [0] (id 2): key 'urls': '\u017ftatic.example' is not a valid host name",
+    ),
+    (
+        "port 0",
+        [{"id": 3, "urls": ["a.example"], "tcpPorts": "443,0"}],
+        "key 'tcpPorts': '443,0' is not a list of port numbers (1-65535)",
+    ),
+    (
+        "required as text",
+        [{"id": 4, "urls": ["a.example"], "required": "true"}],
+        "key 'required' must be a boolean (true/false), not string",
+    ),
+    ("id a boolean", [{"id": True}], "key 'id' must be an integer, not boolean"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"), [b[1:] for b in BAD_SETS], ids=[b[0] for b in BAD_SETS]
+)
+def test_bad_endpoint_sets_are_one_line_naming_set_and_key(sets: object, message: str) -> None:
+    with pytest.raises(m365.M365Error) as err:
+        m365.convert(sets)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_fields_of_the_list_are_ignored_and_hosts_normalised() -> None:
+    sets = [{"id": 1, "urls": ["B\u00fccher.Example."], "tcpPorts": "443", "expressRoute": True}]
+    data, _ = m365.convert(sets)
+    assert [e["url"] for e in data["endpoint"]] == ["https://xn--bcher-kva.example/"]
 
 
 def test_endpoints_option_takes_the_json_and_collects_like_the_toml(

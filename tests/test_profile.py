@@ -67,7 +67,8 @@ BAD = [
     (
         "unknown key",
         HEAD + '[[endpoint]]\nurl = "https://a.example/"\nport = 1\n',
-        "endpoint[0] (https://a.example/): unknown key 'port'",
+        "endpoint[0] (https://a.example/): unknown key 'port' (allowed: id, category, required, "
+        "notes, url, checks, family, service_area, probe_host, skip, expected_roots, interception)",
     ),
     (
         "wrong type",
@@ -134,7 +135,26 @@ BAD = [
         "endpoint[0] (https://***@a.example/): key 'url': 'https://***@a.example/': "
         "credentials (user:password@) are not allowed",
     ),
-    ("bad port", HEAD + '[[endpoint]]\nurl = "https://a.example:99999/"\n', "out of range"),
+    (
+        "bad port",
+        HEAD + '[[endpoint]]\nurl = "https://a.example:99999/"\n',
+        "the port must be a number from 1 to 65535",
+    ),
+    (
+        "port 0",
+        HEAD + '[[endpoint]]\nurl = "https://a.example:0/"\n',
+        "key 'url': 'https://a.example:0/': the port must be a number from 1 to 65535",
+    ),
+    (
+        "long s in a host",
+        HEAD + '[[endpoint]]\nurl = "https://\u017ftatic.example/"\n',
+        "is not a valid host name (Codepoint U+017F",
+    ),
+    (
+        "control character in an id",
+        HEAD + '[[endpoint]]\nurl = "https://a.example/"\nid = "a\\u0007b"\n',
+        "key 'id': 'a\\x07b' holds control characters",
+    ),
     (
         "endpoint not an array",
         HEAD + '[endpoint]\nurl = "https://a.example/"\n',
@@ -191,6 +211,26 @@ BAD = [
         "endpoint[0] (http://a.example/): keys 'expected_roots'/'interception' need an https://",
     ),
 ]
+
+
+def test_urls_are_normalised_before_the_checks_are_chosen(tmp_path: Path) -> None:
+    """Case, spaces, a trailing dot or a Unicode name never lose an https URL its TLS check."""
+    path = tmp_path / "p.toml"
+    urls = [
+        " https://a.example/ ",
+        "HTTPS://B.Example/",
+        "https://c.example./a b",
+        "https://bü.example",
+    ]
+    path.write_text(HEAD + "".join(f'[[endpoint]]\nurl = "{url}"\n' for url in urls))
+    endpoints = load(path).endpoints
+    assert [(e.id, e.url) for e in endpoints] == [
+        ("a.example", "https://a.example/"),
+        ("b.example", "https://b.example/"),
+        ("c.example/a%20b", "https://c.example/a%20b"),
+        ("xn--b-eha.example", "https://xn--b-eha.example/"),
+    ]
+    assert {e.checks for e in endpoints} == {("firewall", "tls")}
 
 
 def test_tls_policy_defaults_overrides_and_command_line(tmp_path: Path) -> None:

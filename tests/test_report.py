@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.loopback_lab import REPO, TIMEOUT, Lab, SuiteRun, report_data
+from tests.loopback_lab import NO_PROXY, REPO, TIMEOUT, Lab, SuiteRun, report_data
 from tests.test_cli import pytest_run
 
 
@@ -26,7 +26,7 @@ def test_every_check_of_the_shipped_profile_passes(healthy: SuiteRun) -> None:
 def test_junit_properties_carry_the_facts(healthy: SuiteRun) -> None:
     props = healthy.cases["test_firewall[login.microsoftonline.com]"].props
     assert props["check"] == "firewall" and props["endpoint"] == "login.microsoftonline.com"
-    assert props["outcome"] == "pass" and props["address"] == "127.0.1.1 port 443"
+    assert props["outcome"] == "pass" and props["address"] == "198.18.1.1 port 443"
     assert float(props["probe_time"]) < TIMEOUT
 
 
@@ -35,8 +35,8 @@ def test_report_has_netcheck_columns_environment_and_evidence(healthy: SuiteRun)
     assert data["title"] == "netcheck report"
     env = data["environment"]
     assert env["Profile"].startswith("Microsoft 365 Apps activation")
-    assert env["Resolver"] == "127.0.0.53:5353"
-    assert env["Proxy"] == "none"  # Lab.run removes proxy variables
+    assert env["Resolver"] == "127.0.0.53:5353 only (--nameserver)"
+    assert env["Proxy"] == NO_PROXY  # Lab.run removes proxy variables
     (row,) = healthy.rows("test_tls12[login.microsoftonline.com]")
     cells = "".join(row["resultsTableRow"])
     assert '<td class="col-check">tls</td>' in cells

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from tests.loopback_lab import FAULT_HOSTS, PROXY, Lab, SuiteRun, proxy_url
+from tests.loopback_lab import FAULT_HOSTS, NO_PROXY, PROXY, Lab, SuiteRun, proxy_url
 from tests.test_cli import pytest_run
 
 HOSTS = ("ok", "denied", "proxyonly", "refused", "dropped")
@@ -105,8 +105,10 @@ def test_counts_per_site_add_up(run: SuiteRun) -> None:
         assert sum(outcomes.values()) == 5 + 5  # five firewall checks; five kinds without targets
         assert sites[name]["error"] is None
     assert sites["office"]["summary"] == {"failed": 2, "passed": 2, "skipped": 5, "xfailed": 1}
-    assert sites["branch"]["proxy"] == f"from the environment: https: {proxy_url(PROXY)}"
-    assert sites["office"]["proxy"] == "none"
+    assert sites["branch"]["proxy"] == (
+        f"https: {proxy_url(PROXY)}, from the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)"
+    )
+    assert sites["office"]["proxy"] == NO_PROXY
     total = Counter()
     for site in sites.values():
         total.update(site["summary"])

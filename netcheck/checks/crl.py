@@ -16,9 +16,9 @@ from netcheck.result import Trace
 MAX_BYTES = 16 * 1024 * 1024  # the largest public CRLs are a few MB
 
 
-def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
-    answer = network.get(
-        endpoint.url, trace, max_bytes=MAX_BYTES, family=endpoint.family, policy=endpoint.tls
+async def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
+    answer = await network.get(
+        endpoint.location, trace, max_bytes=MAX_BYTES, family=endpoint.family, policy=endpoint.tls
     )
     if answer.status != 200:
         raise Failure(

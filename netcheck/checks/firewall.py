@@ -12,9 +12,9 @@ from netcheck.profile import Endpoint
 from netcheck.result import Trace
 
 
-def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
-    answer = network.get(
-        endpoint.url, trace, max_bytes=4096, family=endpoint.family, policy=endpoint.tls
+async def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
+    answer = await network.get(
+        endpoint.location, trace, max_bytes=4096, family=endpoint.family, policy=endpoint.tls
     )
     return f"the origin answered HTTP {answer.status} {answer.reason}"
 

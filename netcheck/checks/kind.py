@@ -3,7 +3,7 @@ against in a profile. The registry (netcheck.checks.KINDS) is the only list of k
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +12,8 @@ from netcheck.profile import DnsName, Domain, Endpoint, Profile
 from netcheck.result import Trace
 
 Target = Endpoint | DnsName | Domain
-# Speaks the protocol; raises Failure or Skip, returns a one-line summary on success.
-Probe = Callable[[Any, Network, Trace], str]
+# Speaks the protocol (a coroutine); raises Failure or Skip, returns a one-line summary.
+Probe = Callable[[Any, Network, Trace], Awaitable[str]]
 
 
 @dataclass(frozen=True)

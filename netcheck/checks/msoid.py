@@ -10,15 +10,15 @@ from netcheck.checks.kind import Kind
 from netcheck.failures import Failure, Layer
 from netcheck.net import Network
 from netcheck.profile import Domain, Profile
-from netcheck.result import Trace
+from netcheck.result import Phase, Trace
 
 
-def probe(domain: Domain, network: Network, trace: Trace) -> str:
+async def probe(domain: Domain, network: Network, trace: Trace) -> str:
     rule, name = domain.rule, f"msoid.{domain.name}"
     trace.note(record=name, tenant=rule.tenant)
-    with trace.phase("resolve", Layer.DNS):
+    with trace.phase(Phase.RESOLVE, Layer.DNS):
         try:
-            targets = network.lookup(name, "CNAME", trace.deadline)
+            targets = await network.lookup(name, "CNAME", trace)
         except dns.resolver.NXDOMAIN:
             targets = []
     target = targets[0].rstrip(".").lower() if targets else None

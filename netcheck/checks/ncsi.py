@@ -10,14 +10,14 @@ from netcheck.checks.kind import Kind, endpoints
 from netcheck.failures import Failure, Layer
 from netcheck.net import Network
 from netcheck.profile import DnsName, Endpoint
-from netcheck.result import Trace
+from netcheck.result import Phase, Trace
 
 
-def probe_web(endpoint: Endpoint, network: Network, trace: Trace) -> str:
+async def probe_web(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     """200 with exactly the expected body, not redirected, not rewritten."""
     expected = (endpoint.expect_body or "").encode()
-    answer = network.get(
-        endpoint.url, trace, max_bytes=max(4096, len(expected)), family=endpoint.family
+    answer = await network.get(
+        endpoint.location, trace, max_bytes=max(4096, len(expected)), family=endpoint.family
     )
     if 300 <= answer.status < 400:
         location = answer.headers.get("location", "(no Location header)")
@@ -38,14 +38,14 @@ def probe_web(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     return f"HTTP 200 {expected.decode()!r}"
 
 
-def probe_dns(name: DnsName, network: Network, trace: Trace) -> str:
+async def probe_dns(name: DnsName, network: Network, trace: Trace) -> str:
     """The name resolves to exactly the expected A and AAAA addresses."""
     got = []
     for rdtype, expected in (("A", name.expect_a), ("AAAA", name.expect_aaaa)):
         if not expected:
             continue
-        with trace.phase(f"resolve {rdtype}", Layer.DNS):
-            answer = sorted(network.lookup(name.name, rdtype, trace.deadline))
+        with trace.phase(Phase.RESOLVE, Layer.DNS):
+            answer = sorted(await network.lookup(name.name, rdtype, trace))
         trace.note(**{rdtype: ", ".join(answer) or "none"})
         if answer != sorted(expected):
             raise Failure(

@@ -7,15 +7,16 @@ import ssl
 from netcheck import failures as f
 from netcheck.checks.kind import Kind, endpoints
 from netcheck.failures import Failure, Layer
-from netcheck.net import LEGACY, Network
+from netcheck.net import Network
+from netcheck.net.tls import LEGACY
 from netcheck.profile import Endpoint
 from netcheck.result import Trace
 
 
-def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
+async def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     try:
-        sock, _ = network.connect(
-            endpoint.url,
+        conn = await network.open(
+            endpoint.location,
             trace,
             family=endpoint.family,
             tls_version=ssl.TLSVersion.TLSv1_2,
@@ -24,29 +25,30 @@ def probe(endpoint: Endpoint, network: Network, trace: Trace) -> str:
     except Failure as exc:
         # A server that only speaks TLS 1.0/1.1 often rejects a TLS 1.2 hello with a bare
         # handshake_failure alert: ask once more, in its own language, to say so.
-        if exc.cause == f.TLS_HANDSHAKE and (old := _legacy_version(endpoint, network, trace)):
+        if exc.cause == f.TLS_HANDSHAKE and (
+            old := await _legacy_version(endpoint, network, trace)
+        ):
             raise Failure(
                 Layer.TLS, f.TLS_VERSION, f"the server only speaks {old} ({exc.detail})"
             ) from None
         raise
-    with sock:
-        version, cipher = sock.version(), (sock.cipher() or ("?",))[0]
+    assert conn.tls is not None
+    version, cipher = conn.tls.version(), (conn.tls.cipher() or ("?",))[0]
+    conn.close()
     return f"negotiated {version} with {cipher}"
 
 
 KIND = Kind("tls", "tls", probe, endpoints("tls"))
 
 
-def _legacy_version(endpoint: Endpoint, network: Network, trace: Trace) -> str | None:
+async def _legacy_version(endpoint: Endpoint, network: Network, trace: Trace) -> str | None:
     """The TLS version below 1.2 the server negotiates, if any (within the same deadline)."""
     try:
-        sock, _ = network.connect(
-            endpoint.url,
-            Trace(trace.deadline),
-            family=endpoint.family,
-            tls_version=LEGACY,
+        conn = await network.open(
+            endpoint.location, Trace(trace.deadline), family=endpoint.family, tls_version=LEGACY
         )
     except Failure:
         return None
-    with sock:
-        return sock.version()
+    assert conn.tls is not None
+    conn.close()
+    return conn.tls.version()

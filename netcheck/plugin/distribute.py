@@ -52,6 +52,8 @@ class ShareScheduling(LoadScheduling):
             self.log("**Different tests collected, aborting run**")
             return
         self.collection = next(iter(self.node2collection.values()))
+        if self.maxschedchunk is None:  # as LoadScheduling.schedule: check_schedule needs it
+            self.maxschedchunk = len(self.collection)
         left = set(range(len(self.collection)))
         for node in self.nodes:
             if indices := list(share(len(self.collection), node.workerinput)):

@@ -133,6 +133,8 @@ def pytest_terminal_summary(
 def pytest_unconfigure(config: pytest.Config) -> None:
     if ENGINE in config.stash:
         config.stash[ENGINE].close()
+    if SETTINGS in config.stash:
+        config.stash[SETTINGS].network.close()
 
 
 def _result(request: pytest.FixtureRequest) -> Result:
@@ -175,6 +177,11 @@ def ncsi_dns(request: pytest.FixtureRequest) -> Result:
 
 @pytest.fixture
 def msoid(request: pytest.FixtureRequest) -> Result:
+    return _result(request)
+
+
+@pytest.fixture
+def host(request: pytest.FixtureRequest) -> Result:
     return _result(request)
 
 

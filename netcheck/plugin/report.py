@@ -13,10 +13,11 @@ import pytest
 from pytest_html import extras
 
 from netcheck.advice import advice_for
+from netcheck.baseline import Baseline
 from netcheck.plugin.keys import RESULT, SETTINGS, SYSTEM_PROXY
 from netcheck.plugin.sites import Matrix, Site, verdict
 from netcheck.result import Result
-from netcheck.results import Baseline, Diff
+from netcheck.results import Diff
 
 COLUMNS = ("check", "endpoint", "layer", "cause", "address", "proxy", "probe_time")
 MATRIX_CSS = (
@@ -50,7 +51,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         "Proxy": network.describe_proxy(),
         **config.stash[SYSTEM_PROXY],
         "Address families": s.family_text,
-        "CA bundle": ", ".join(map(str, network.trust_files())) or "system trust store only",
+        "Trust store": network.trust.describe(),
         "Probe timeout": f"{s.timeout:g} s",
         "Platform": platform.platform(),
     }

@@ -7,6 +7,7 @@ A bad value is a UsageError naming where it came from.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import ssl
 from collections.abc import Callable
@@ -16,18 +17,24 @@ from typing import Any, TypeVar
 
 import pytest
 
+from netcheck import baseline as baselines
 from netcheck import profile as profiles
-from netcheck import results
 from netcheck.failures import Failure, Skip
-from netcheck.net import Nameserver, Network, Proxy, has_route
-from netcheck.pac import Pac, PacError
+from netcheck.net import Nameserver, Network, has_route
+from netcheck.net import proxy as proxies
+from netcheck.net.pac import Pac, PacError, validate
+from netcheck.net.resolve import Resolver
+from netcheck.net.tls import Trust
 from netcheck.plugin.sites import check_name
 from netcheck.result import Deadline, Trace
-from netcheck.url import hostname
+from netcheck.textfile import InputError, decode, read_text
+from netcheck.url import Url, hostname, is_ip, redact
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 FAIL_ON = ("required", "any", "new-required-failures")
+PAC_LIMIT = 1 << 20
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 GLOBAL_V6_PROBE = "2001:db8::1"  # any global address: only the routing table is consulted
 FAMILY_TEXT = {
     "both": "IPv4 and IPv6, each on its own",
@@ -66,7 +73,14 @@ OPTIONS = (
         "SECONDS",
     ),
     Option("nameserver", "resolve every name with this DNS server only", "IP[:PORT]", repeat=True),
-    Option("proxy", "http://[user:pass@]host:port, or 'none' to ignore HTTPS_PROXY", "URL"),
+    Option(
+        "proxy",
+        "the proxy: http://[user:pass@]host:port, or where to read it: winhttp (Windows' "
+        "setting, what Office activation uses; the default on Windows), system (Internet "
+        "Options on Windows; System Settings on macOS, the default there), env "
+        "(HTTPS_PROXY/HTTP_PROXY/NO_PROXY; the default elsewhere), or none",
+        "URL|SOURCE",
+    ),
     Option("ca-bundle", "extra trusted CA certificates (PEM), e.g. a TLS-inspection CA", "PATH"),
     Option(
         "family",
@@ -88,6 +102,13 @@ OPTIONS = (
         repeat=True,
     ),
     Option("pac", "pick the proxy per URL with this proxy auto-config (PAC) file", "URL|FILE"),
+    Option(
+        "block-page",
+        "an address a DNS filter answers for blocked names (besides 0.0.0.0, 127.0.0.0/8, "
+        ":: and ::1): such answers fail at the dns layer as blocked",
+        "IP",
+        repeat=True,
+    ),
     Option("domain", "custom domain whose MSOID record is checked", "NAME", repeat=True),
     Option(
         "tenant",
@@ -128,8 +149,7 @@ def add_options(parser: pytest.Parser) -> None:
             dest=opt.dest,
             action="append" if opt.repeat else "store",
             default=[] if opt.repeat else None,
-            metavar=opt.metavar,
-            choices=opt.choices,
+            metavar="|".join(opt.choices) if opt.choices else opt.metavar,
             help=opt.help + (" (repeatable)" if opt.repeat else "") + twins,
         )
         parser.addini(opt.ini, opt.help, type="linelist" if opt.repeat else "string")
@@ -140,12 +160,13 @@ def value(config: pytest.Config, name: str) -> tuple[Any, str]:
     opt = next(o for o in OPTIONS if o.name == name)
     given = config.getoption(opt.dest)
     if given not in (None, []):
-        return given, f"--{opt.name}"
-    if opt.env and (env := os.environ.get(opt.env)):
-        found: Any = env
-        source = opt.env
+        found: Any = given
+        source = f"--{opt.name}"
+    elif opt.env and (env := os.environ.get(opt.env)):
+        found, source = env, opt.env
     else:
         found, source = config.getini(opt.ini), f"ini {opt.ini}"
+    # Choices are checked here, not by argparse: one line, wherever the value came from.
     if opt.choices and found and found not in opt.choices:
         raise pytest.UsageError(f"{source}: {found!r} is not one of {', '.join(opt.choices)}")
     return found or ([] if opt.repeat else None), source
@@ -168,7 +189,7 @@ class Settings:
     timeout: float
     family: str | None  # a profiles.RUN_FAMILIES value, or None (no IPv6 route: as they come)
     fail_on: str
-    baseline: results.Baseline | None
+    baseline: baselines.Baseline | None
     site: str | None  # --site (an xdist gateway's id overrides it on that worker)
     results: Path | None  # the JSON results file, None: off
 
@@ -181,27 +202,22 @@ def read(config: pytest.Config) -> Settings:
     """The run's settings; any problem is a one-line UsageError."""
     timeout = _parsed(config, "probe-timeout", _timeout)
     nameservers = _parsed(config, "nameserver", lambda v: tuple(map(Nameserver.parse, v)))
-    proxy_text, _ = value(config, "proxy")
-    proxy = _parsed(config, "proxy", _proxy)
-    bundles = tuple(Path(p) for p in [value(config, "ca-bundle")[0]] if p)
-    network = Network(nameservers, proxy, use_env_proxy=not proxy_text, ca_bundles=bundles)
-    for path in network.trust_files():
-        source = "--ca-bundle" if path in bundles else "REQUESTS_CA_BUNDLE"
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
-        except FileNotFoundError:
-            raise pytest.UsageError(f"{source}: {path}: no such file") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise pytest.UsageError(f"{source} {path}: not a PEM CA certificate ({exc})") from None
+    block_pages = _parsed(config, "block-page", lambda v: tuple(map(_address, v)))
+    resolver = Resolver(nameservers, block_pages)
+    bundles = _ca_bundles(config)
+    proxy_choice, _ = value(config, "proxy")
     pac_source, source = value(config, "pac")
-    if pac_source:
-        if proxy_text:
-            raise pytest.UsageError("--pac and --proxy exclude each other: give one")
+    if pac_source and proxy_choice:
+        raise pytest.UsageError("--pac and --proxy exclude each other: give one")
+    proxy = _parsed(config, "proxy", lambda v: proxies.source(v if not pac_source else "none"))
+    network = Network(resolver, proxy, Trust(bundles))
+    if pac_source := pac_source or proxy.pac_url:
         try:
-            pac = Pac(pac_source, _pac_script(pac_source, network, timeout))
+            script = _pac_script(pac_source, network, timeout)
+            validate(script, pac_source, timeout)
         except PacError as exc:
             raise pytest.UsageError(f"{source}: {exc}") from None
-        network = Network(nameservers, ca_bundles=bundles, pac=pac)
+        network.pac = Pac(pac_source, script)
     domains = _parsed(config, "domain", lambda v: tuple(map(hostname, v)))
     roots = _parsed(config, "expected-root", lambda v: tuple(map(profiles.trust_anchor, v)))
     endpoints, _ = value(config, "endpoints")
@@ -243,36 +259,67 @@ def _timeout(raw: str | None) -> float:
     return timeout
 
 
-def _proxy(raw: str | None) -> Proxy | None:
-    return Proxy.parse(raw) if raw and raw.lower() not in ("none", "direct") else None
+def _address(raw: str) -> str:
+    if not is_ip(raw.strip()):
+        raise ValueError(f"{raw!r} is not an IP address")
+    return raw.strip()
+
+
+def _ca_bundles(config: pytest.Config) -> tuple[Path, ...]:
+    """--ca-bundle and REQUESTS_CA_BUNDLE: extra trust anchors. Every CA file the run is
+    told to trust is checked first (SSL_CERT_FILE too, which OpenSSL reads itself)."""
+    option = value(config, "ca-bundle")[0]
+    named = [("--ca-bundle", Path(option))] if option else []
+    named += [(var, Path(env)) for var in CA_VARIABLES if (env := os.environ.get(var))]
+    for source, path in named:
+        _check_ca_file(source, path)
+    return tuple(dict.fromkeys(path for source, path in named if source != "SSL_CERT_FILE"))
+
+
+def _check_ca_file(source: str, path: Path) -> None:
+    """A usage error, naming where it was given, unless `path` is a PEM file of CA certificates:
+    a missing bundle would otherwise be ignored and every HTTPS check fail as untrusted."""
+    if path.is_dir():
+        raise pytest.UsageError(f"{source}: {path}: is a directory, not a PEM file")
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        raise pytest.UsageError(f"{source}: {path}: no such file") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise pytest.UsageError(f"{source}: {path}: not a PEM CA certificate ({exc})") from None
 
 
 def _pac_script(source: str, network: Network, timeout: float) -> str:
-    """The PAC file's text, from a file or fetched directly (no proxy) with netcheck's DNS."""
+    """The PAC file's text, from a file or fetched directly (no proxy), as Windows does."""
     if not source.startswith(("http://", "https://")):
         try:
-            return Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PacError(f"{source}: cannot read: {exc}") from None
-    direct = Network(network.nameservers, use_env_proxy=False, ca_bundles=network.ca_bundles)
+            return read_text(Path(source), limit=PAC_LIMIT)
+        except InputError as exc:
+            raise PacError(str(exc)) from None
+    direct = Network(network.resolver, trust=network.trust)
     try:
-        answer = direct.get(source, Trace(Deadline(timeout)), max_bytes=1 << 20)
-    except (Failure, Skip) as exc:
-        raise PacError(f"{source}: cannot download: {exc}") from None
+        url = Url.parse(source)
+        fetch = direct.get(url, Trace(Deadline(timeout)), max_bytes=PAC_LIMIT)
+        answer = asyncio.run(asyncio.wait_for(fetch, timeout))
+    except (Failure, Skip, ValueError, TimeoutError) as exc:
+        raise PacError(f"{redact(source)}: cannot download: {exc}") from None
     if answer.status != 200:
-        raise PacError(f"{source}: HTTP {answer.status} {answer.reason}")
-    return answer.body.decode("utf-8", errors="replace")
+        raise PacError(f"{redact(source)}: HTTP {answer.status} {answer.reason}")
+    try:
+        return decode(answer.body, where=redact(source))
+    except InputError as exc:
+        raise PacError(str(exc)) from None
 
 
-def _baseline(config: pytest.Config, fail_on: str) -> results.Baseline | None:
+def _baseline(config: pytest.Config, fail_on: str) -> baselines.Baseline | None:
     path, source = value(config, "baseline")
     if fail_on == "new-required-failures" and not path:
         raise pytest.UsageError("--fail-on=new-required-failures needs --baseline=PATH")
     if not path:
         return None
     try:
-        return results.Baseline.load(Path(path))
-    except results.ResultsError as exc:
+        return baselines.load(Path(path))
+    except baselines.BaselineError as exc:
         raise pytest.UsageError(f"{source}: {exc}") from None
 
 

@@ -20,19 +20,20 @@ from typing import Any
 
 import pytest
 
+import netcheck
 from netcheck import results
 from netcheck.plugin.keys import SETTINGS
 
 SITE = "netcheck_site"  # key in xdist's workerinput (the site) and workeroutput (its settings)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 PREFLIGHT_TIMEOUT = 60.0
-# Run on each site before the tests: can its Python run netcheck under xdist?
+# Run on each site before the tests: can its Python run netcheck under xdist, which version?
 PREFLIGHT = """
 try:
-    import netcheck.plugin.hooks, xdist.remote
-    channel.send(None)
+    import netcheck, netcheck.plugin.hooks, xdist.remote
+    channel.send(("version", netcheck.__version__))
 except Exception as exc:
-    channel.send(f"cannot import netcheck there: {type(exc).__name__}: {exc}")
+    channel.send(("error", f"cannot import netcheck there: {type(exc).__name__}: {exc}"))
 """
 
 
@@ -152,12 +153,20 @@ def _preflight(spec: str) -> str | None:
     group = execnet.Group()
     try:
         channel = group.makegateway(spec).remote_exec(PREFLIGHT)
-        return channel.receive(PREFLIGHT_TIMEOUT)
+        kind, value = channel.receive(PREFLIGHT_TIMEOUT)
     except Exception as exc:  # any way of not starting: no such program, ssh refused, ...
         text = " ".join(str(exc).split()) or type(exc).__name__
         return f"cannot start Python there: {text}"[:500]
     finally:
         group.terminate(timeout=5)
+    if kind == "error":
+        return value
+    if value != netcheck.__version__:
+        return (
+            f"netcheck {value} there, {netcheck.__version__} here: results of different "
+            "versions do not compare; install the same version at the site"
+        )
+    return None
 
 
 @dataclass

@@ -13,11 +13,18 @@ from typing import Any, Self
 JOIN_TIMEOUT = 5.0
 
 
+# Where fakenet may listen: loopback, and the benchmark and documentation ranges, which
+# no one routes (the self-tests make them local to their own network namespace).
+LOCAL_ONLY = tuple(
+    ipaddress.ip_network(n) for n in ("127.0.0.0/8", "::1/128", "198.18.0.0/15", "2001:db8::/32")
+)
+
+
 def family_of(address: str) -> socket.AddressFamily:
-    """AF_INET6 for IPv6 literals, AF_INET otherwise (loopback only, enforced)."""
+    """AF_INET6 for IPv6 literals, AF_INET otherwise (LOCAL_ONLY addresses, enforced)."""
     ip = ipaddress.ip_address(address)
-    if not ip.is_loopback:
-        raise ValueError(f"fakenet binds loopback only, not {address}")
+    if not any(ip in net for net in LOCAL_ONLY):
+        raise ValueError(f"fakenet binds loopback and lab-only addresses, not {address}")
     return socket.AF_INET6 if ip.version == 6 else socket.AF_INET
 
 

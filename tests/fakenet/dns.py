@@ -113,6 +113,8 @@ class DNSServer(TCPServer):
     def _start(self) -> None:
         super()._start()  # TCP first: resolves port 0, UDP reuses the number
         self._udp = self._bind(socket.SOCK_DGRAM)
+        # Room for a burst of queries: a run asks hundreds at once, as a real resolver sees.
+        self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self._spawn(self._udp_loop)
 
     def _udp_loop(self) -> None:
