@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from netcheck.__main__ import main
 from netcheck.plugin import settings
 from netcheck.results import SCHEMA, VERSION
 from tests.loopback_lab import REPO
@@ -113,7 +114,7 @@ def wiring(workdir: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
         "proxy": (
             ["--proxy=http://user:hunter2@p.example"],
             {},
-            "--proxy: expected http://[user:pass@]host:port",
+            "--proxy: the proxy's port must be 1-65535 (host p.example)",
         ),
         "environment": (
             [],
@@ -178,7 +179,7 @@ def test_collect_only_lists_ids_with_host_names_and_markers_select() -> None:
         for host, name in crls
     ]
     selected = pytest_run("--collect-only", "-q", "-k", "login.microsoftonline.com")
-    assert "2/45 tests collected (43 deselected)" in selected.stdout
+    assert "2/62 tests collected (60 deselected)" in selected.stdout
 
 
 def test_no_domain_skips_msoid_with_instructions(tmp_path: Path) -> None:
@@ -192,3 +193,35 @@ def test_options_work_from_ini_addopts(tmp_path: Path) -> None:
     (tmp_path / "endpoints.toml").write_text('[profile]\nname = "x"\n')
     proc = pytest_run(cwd=tmp_path)
     assert proc.returncode == 4 and "--probe-timeout: must be between" in proc.stderr
+
+
+def test_a_network_run_never_imports_the_self_tests_conftest() -> None:
+    proc = pytest_run("--collect-only", "-q", "--trace-config")
+    assert f"from '{REPO / 'conftest.py'}'" in proc.stdout
+    assert str(REPO / "tests" / "conftest.py") not in proc.stdout
+
+
+def test_netcheck_help_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--help"])
+    assert raised.value.code == 0
+    assert {"run", "init", "import-m365"} <= set(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: command"),
+        (["bogus"], "argument command: invalid choice: 'bogus'"),
+        (["init"], "the following arguments are required: DIR"),
+        (["init", "a", "b"], "unrecognized arguments: b"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_and_exit_code_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(argv)
+    assert raised.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {message}") and line.endswith("(netcheck --help)")

@@ -66,7 +66,7 @@ class Option:
 
 
 OPTIONS = (
-    Option("endpoints", "profile to check (default: endpoints.toml in the rootdir)", "PATH"),
+    Option("endpoints", "profile to check (default: endpoints.toml beside pytest.ini)", "PATH"),
     Option(
         "probe-timeout",
         f"total deadline of one check, DNS included (default {DEFAULT_TIMEOUT:g})",
@@ -220,9 +220,10 @@ def read(config: pytest.Config) -> Settings:
     domains = _parsed(config, "domain", lambda v: tuple(map(hostname, v)))
     roots = _parsed(config, "expected-root", lambda v: tuple(map(profiles.trust_anchor, v)))
     endpoints, _ = value(config, "endpoints")
+    suite = config.inipath.parent if config.inipath else config.rootpath  # the suite
     try:
         profile = profiles.load(
-            Path(endpoints) if endpoints else config.rootpath / "endpoints.toml",
+            Path(endpoints) if endpoints else suite / "endpoints.toml",
             domains=domains,
             tenant=value(config, "tenant")[0],
             interception=value(config, "tls-interception")[0],
