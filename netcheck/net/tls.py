@@ -3,7 +3,7 @@ what a certificate tells (evidence, TLS inspection, a demand for a client certif
 
 Chains are verified the way the OS verifies them (the `truststore` library: CryptoAPI on
 Windows, with roots it fetches on demand; the Keychain on macOS, with MDM-pushed CAs;
-OpenSSL's store on Linux), plus the extra CA bundles given. The interception analysis
+OpenSSL's store on Linux, loaded once), plus the extra CA bundles given. The interception analysis
 (netcheck.trust) then reads the chain the server sent: one handshake, the OS's verdict.
 """
 
@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import os
 import ssl
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +27,13 @@ from netcheck.failures import TLS_CLIENT_CERTIFICATE, Failure, Layer
 
 LEGACY = "legacy"  # a TLS context for TLS 1.0/1.1 only (to name what an old server speaks)
 TlsVersion = ssl.TLSVersion | Literal["legacy"] | None
+LINUX_BUNDLES = (  # where distributions keep the system's CA bundle (as truststore looks)
+    "/etc/ssl/cert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/ca-bundle.pem",
+)
 HANDSHAKE_CAP = 3600.0  # asyncio's own handshake timeout: never first, the deadline is
 
 # Set by a connection before it starts: the handshake marks it when the server sends a
@@ -71,7 +80,7 @@ class Trust:
                 ctx.minimum_version = ssl.TLSVersion.TLSv1
                 ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         else:
-            ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx = _os_verified()
             if version:
                 ctx.minimum_version = ctx.maximum_version = version
         for bundle in self.bundles:
@@ -83,6 +92,24 @@ class Trust:
         """The CA certificates this run trusts that can be listed (a bundle file, the
         Windows ROOT store; a certificate directory's roots cannot be listed)."""
         return self._anchors
+
+
+def _os_verified() -> ssl.SSLContext:
+    """A context that verifies as the OS does. On Windows and macOS that is truststore's
+    (CryptoAPI, the Keychain). On Linux the OS store is OpenSSL's own, loaded once here:
+    truststore would reload the whole bundle for every connection (its `_configure_context`
+    runs in each `wrap_bio`), 10-50 ms of the event loop's time per handshake. Where this
+    Python's OpenSSL points at no certificates, the distribution's bundle is loaded, from
+    the places truststore looks."""
+    if sys.platform in ("win32", "darwin"):
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    defaults = ssl.get_default_verify_paths()
+    if defaults.cafile or (defaults.capath and os.listdir(defaults.capath)):
+        ctx.set_default_verify_paths()
+    elif bundle := next((p for p in LINUX_BUNDLES if os.path.isfile(p)), None):
+        ctx.load_verify_locations(cafile=bundle)
+    return ctx
 
 
 async def handshake(writer: asyncio.StreamWriter, host: str, ctx: ssl.SSLContext) -> ssl.SSLObject:
