@@ -60,15 +60,27 @@ class Venv:
     def run(
         self, program: str, *args: str, cwd: Path, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """One of the environment's programs (netcheck, python), as typed in `cwd`."""
+        """One of the environment's programs (netcheck, python), as typed in `cwd`, on a
+        machine without DNS: the self-tests' system resolver is the loopback lab's, which
+        answers the real names, so each run gets an empty resolv.conf of its own."""
         return subprocess.run(
-            [str(self.path / "bin" / program), *args],
+            [*NO_DNS, str(self.path / "bin" / program), *args],
             cwd=cwd,
             env=os.environ | (env or {}),
             capture_output=True,
             text=True,
             timeout=60,
         )
+
+
+NO_DNS = [
+    "unshare",
+    "--mount",
+    "sh",
+    "-c",
+    'mount --bind /dev/null /etc/resolv.conf && exec "$@"',
+    "-",
+]
 
 
 @pytest.fixture(scope="session")

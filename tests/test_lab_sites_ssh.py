@@ -86,7 +86,7 @@ def test_a_site_ssh_cannot_reach_fails_fast_with_sshs_reason(
     assert code == 255 and error in stderr.splitlines(), stderr
     run = outcome.runs["sites"]
     assert error in run.output.splitlines()  # the controller's terminal says why
-    assert run.seconds < 30  # BatchMode, ConnectTimeout: no prompt, no long wait
+    assert run.seconds < 60  # BatchMode, ConnectTimeout: no prompt, no long wait
 
 
 def test_xdist_copies_pytest_into_the_sites_working_directory_only(outcome: fleet.Outcome) -> None:
@@ -99,6 +99,6 @@ def test_xdist_copies_pytest_into_the_sites_working_directory_only(outcome: flee
 
 def test_report_has_every_site_with_its_error(outcome: fleet.Outcome) -> None:
     sites = {s["name"]: s for s in outcome.runs["sites"].results["sites"]}
-    assert sites["north"]["summary"] == {"passed": 66}
+    assert sites["north"]["summary"] == {"passed": 66, "skipped": 17}  # host: Windows only
     assert sites["down"]["error"] == f"cannot start Python there: root@{ADDRESS['down']}"
     assert sites["nokey"]["summary"] == {}
