@@ -22,12 +22,12 @@ from netcheck.profile import Endpoint, TlsPolicy
 from netcheck.result import Result
 from netcheck.trust import spki_pin
 from netcheck.url import Url
-from tests.fakenet import RawServer
-from tests.loopback_lab import AUTH_PROXY, PROXY, Lab
+from tests.fakenet import NTLMProxy, RawServer
+from tests.loopback_lab import AUTH_PROXY, ORIGIN, PROXY, Lab
 
 TIMEOUT = 2.0
 ADDRESS = "127.0.5.1"  # this module's misbehaving proxies
-GATEWAY = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 3\r\n\r\nbad"
+GATEWAY = b"HTTP/1.1 502 Bad Gateway\r\nProxy-Status: corp; error=connection_refused\r\n\r\n"
 ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n<html>hello</html>"
 
 
@@ -163,9 +163,40 @@ def test_what_the_proxy_made_itself_is_a_proxy_failure(
     assert verdict(result) == ("fail", "proxy", cause), result.explain()
 
 
-def test_the_origins_own_error_through_the_proxy_is_an_open_path(lab, trust) -> None:
-    result = probe(lab, trust, "http://ok.netcheck.test/forbidden", f"http://{PROXY[0]}:{PROXY[1]}")
+@pytest.mark.parametrize("path", ["/forbidden", "/503"])
+def test_the_origins_own_error_through_the_proxy_is_an_open_path(lab, trust, path) -> None:
+    """An error the proxy relays without its own marks is the origin's: the path is open."""
+    result = probe(lab, trust, f"http://ok.netcheck.test{path}", f"http://{PROXY[0]}:{PROXY[1]}")
     assert verdict(result) == ("pass", None, None), result.explain()
+
+
+@pytest.fixture
+def ntlm_users(tmp_path, monkeypatch) -> None:
+    """The NTLM proxy's user (pyspnego's acceptor reads NTLM_USER_FILE)."""
+    (tmp_path / "users").write_text("CORP:alice:Pa55/w@rd\n")
+    monkeypatch.setenv("NTLM_USER_FILE", str(tmp_path / "users"))
+
+
+def ntlm(lab: Lab, trust: Trust, password: str, **kind: object) -> tuple[Result, list[str]]:
+    with NTLMProxy("127.0.5.2", (ORIGIN, 443), **kind) as proxy:  # type: ignore[arg-type]
+        url = f"http://CORP%5Calice:{password}@127.0.5.2:{proxy.port}"
+        return probe(lab, trust, "https://ok.netcheck.test/", url), proxy.legs
+
+
+@pytest.mark.parametrize(("page", "http10"), [(0, False), (100_000, False), (6_000, True)])
+def test_ntlm_runs_its_legs_on_one_connection(lab, trust, ntlm_users, page, http10) -> None:
+    """Three legs on one kept-alive connection, whatever the size of the proxy's 407 pages
+    (branded ones exceed 4 KiB) and through an HTTP/1.0 proxy that keeps the connection."""
+    result, legs = ntlm(lab, trust, "Pa55%2Fw%40rd", page=page, http10=http10)
+    assert verdict(result) == ("pass", None, None), result.explain()
+    assert result.evidence["proxy_auth"] == "ntlm"
+    assert legs == ["none", "negotiate", "auth"]
+
+
+def test_ntlm_with_a_wrong_password_is_refused_credentials(lab, trust, ntlm_users) -> None:
+    result, _ = ntlm(lab, trust, "wrong")
+    assert verdict(result) == ("fail", "proxy", "proxy_auth_failed"), result.explain()
+    assert "rejected the NTLM credentials" in result.detail and "wrong" not in result.explain()
 
 
 @pytest.mark.parametrize(

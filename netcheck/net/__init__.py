@@ -43,8 +43,8 @@ PROXY_FINGERPRINTS = (
     "x-proxy-error",
     "x-fortigate-error",
 )
-PROXY_GATEWAY_ERRORS = (502, 504)  # through a forward proxy, the gateway is the proxy
 AUTH_ROUNDS = 4  # 407s answered before giving up (NTLM needs two)
+AUTH_PAGE = 1 << 20  # a 407 page is read whole (up to this), to keep the connection
 CONNECT_BYTES = 65536  # of a proxy's answer to CONNECT (a 407 page, a block page)
 
 
@@ -314,8 +314,15 @@ class Network:
         target = url.host_port if connect else str(url)  # CONNECT's, or the absolute form
         authority = url.host_port if connect else url.authority
         what, extra = f"{method} {target}", []
+
         # A plain-HTTP answer the proxy made itself is refused as soon as its head arrives.
-        inspect = None if connect else (lambda head: _reject_proxy_made(head, what))
+        def inspect(head: HttpAnswer) -> int | None:
+            if head.status == 407:
+                return AUTH_PAGE
+            if not connect:
+                _reject_proxy_made(head, what)
+            return None
+
         for _ in range(AUTH_ROUNDS):
             answer = await conn.http.request(
                 method,
@@ -396,13 +403,11 @@ def _ipv6_broken(
 
 
 def _reject_proxy_made(answer: HttpAnswer, what: str) -> None:
-    """A plain-HTTP answer the proxy made itself is a proxy failure, never the origin's (a
-    407 is answered by the authentication that follows)."""
-    if answer.status == 407:
-        return
+    """A plain-HTTP answer the proxy made itself (its marks, or a CONNECT answer to a GET)
+    is a proxy failure, never the origin's. An unmarked error the proxy relays is the
+    origin's: the path is open."""
     marked = any(h in answer.headers for h in PROXY_FINGERPRINTS)
-    established = "connection established" in answer.reason.lower()
-    if marked or established or answer.status in PROXY_GATEWAY_ERRORS:
+    if marked or "connection established" in answer.reason.lower():
         raise proxy_refusal(answer, what)
 
 

@@ -50,11 +50,13 @@ class HttpConnection:
         *,
         max_bytes: int,
         layer: Layer,
-        inspect: Callable[[HttpAnswer], None] | None = None,
+        inspect: Callable[[HttpAnswer], int | None] | None = None,
     ) -> HttpAnswer:
         """Send a request and read its answer (the body up to `max_bytes`). Errors are
         failures at `layer`; a 2xx answer to CONNECT leaves the connection as a tunnel.
-        `inspect` sees the answer's head before its body is read, and may refuse it."""
+        `inspect` sees the answer's head before its body: it may refuse it (raise), or say
+        how much of the body to read instead (a proxy's 407 page is read whole, so that
+        the connection serves the next leg of the authentication)."""
         try:
             data = self._h11.send(h11.Request(method=method, target=target, headers=headers))
             data += self._h11.send(h11.EndOfMessage())
@@ -74,20 +76,35 @@ class HttpConnection:
         head = HttpAnswer(
             response.status_code, response.reason.decode("latin-1"), joined, headers_out, b"", False
         )
-        if inspect:
-            inspect(head)
+        if inspect and (wanted := inspect(head)) is not None:
+            max_bytes = wanted
         if method == "CONNECT" and 200 <= response.status_code < 300:
+            if early := self._h11.trailing_data[0]:  # the tunnel's first bytes are ours to send
+                raise Failure(
+                    Layer.PROXY,
+                    f.PROXY_ERROR,
+                    f"the proxy sent {early[:32]!r} after its CONNECT answer, before TLS began",
+                )
             return head
-        body, truncated = await self._body(max_bytes, layer)
+        keep_alive = (
+            response.http_version == b"1.0"
+            and "keep-alive"
+            in (joined.get("connection", "") + joined.get("proxy-connection", "")).lower()
+        )
+        body, truncated = await self._body(max_bytes, layer, keep_alive)
         return replace(head, body=body, truncated=truncated)
 
-    async def _body(self, max_bytes: int, layer: Layer) -> tuple[bytes, bool]:
+    async def _body(self, max_bytes: int, layer: Layer, keep_alive: bool) -> tuple[bytes, bool]:
         chunks, size = [], 0
         while size <= max_bytes:
             event = await self._next(layer, h11.Data, h11.EndOfMessage)
             if isinstance(event, h11.EndOfMessage):
                 if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
                     self._h11.start_next_cycle()
+                elif keep_alive and not self._h11.trailing_data[0]:
+                    # An HTTP/1.0 proxy that keeps the connection (Proxy-Connection:
+                    # keep-alive), as curl and Windows allow: h11 does not, so start afresh.
+                    self._h11 = h11.Connection(h11.CLIENT)
                 return b"".join(chunks), False
             assert isinstance(event, h11.Data)
             chunks.append(bytes(event.data))

@@ -47,6 +47,7 @@ def format_head(
     status: int,
     headers: Iterable[tuple[str, str]],
     reason: str | None = None,
+    version: str = "HTTP/1.1",
 ) -> bytes:
     """``HTTP/1.1 <status> <reason>`` + headers + blank line."""
     if reason is None:
@@ -54,7 +55,7 @@ def format_head(
             reason = HTTPStatus(status).phrase
         except ValueError:
             reason = "Unknown"
-    lines = [f"HTTP/1.1 {status} {reason}", *(f"{k}: {v}" for k, v in headers), "", ""]
+    lines = [f"{version} {status} {reason}", *(f"{k}: {v}" for k, v in headers), "", ""]
     return "\r\n".join(lines).encode("latin-1")
 
 

@@ -129,7 +129,7 @@ class HTTPProxy(TCPServer):
                 upstream.sendall(rest)
             else:
                 self._forward(conn, upstream, head, url.path or "/", url.query, rest)
-            _splice(conn, upstream)
+            splice(conn, upstream)
         finally:
             self._release(upstream)
 
@@ -213,7 +213,7 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _splice(a: socket.socket, b: socket.socket) -> None:
+def splice(a: socket.socket, b: socket.socket) -> None:
     """Copy bytes both ways until either side closes."""
     peers = {a: b, b: a}
     while True:
