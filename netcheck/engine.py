@@ -35,6 +35,7 @@ MAX_CONCURRENCY = 1024
 RESERVED_FILES = 64
 FILES_PER_CHECK = 4
 TICK = 0.02  # the lag monitor's period
+SLACK = 0.002  # timer lateness that is only the loop's own jitter
 LAG_TOLERANCE = 0.1  # time lost to the machine that a check absorbs without extension
 MAX_EXTENSION = 2.0  # a check gets back at most this many timeouts' worth of lost time
 # The probe's own deadline ends it; this margin only guards against a bug in netcheck.
@@ -56,13 +57,19 @@ class LagMonitor:
     def __init__(self) -> None:
         self.total = 0.0
         self.worst = 0.0
+        self.due = time.monotonic() + TICK  # when the running tick should have ended
+
+    def lost(self, now: float) -> float:
+        """The lag so far, counting the tick under way: after a stall (a frozen process),
+        a deadline may come due before the monitor's own wake-up has run."""
+        return self.total + max(0.0, now - self.due - SLACK)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            expected = loop.time() + TICK
+            self.due = loop.time() + TICK
             await asyncio.sleep(TICK)
-            if (late := loop.time() - expected) > 0.002:
+            if (late := loop.time() - self.due) > SLACK:
                 self.total += late
                 self.worst = max(self.worst, late)
 
@@ -72,11 +79,12 @@ async def deadline(trace: Trace, lag: LagMonitor | None) -> AsyncIterator[None]:
     """Cancel the block when the check's deadline passes (TimeoutError); first extend the
     deadline by what the check lost to a lagging machine, within MAX_EXTENSION."""
     loop = asyncio.get_running_loop()
-    budget, lost_before = trace.deadline, lag.total if lag else 0.0
+    budget, lost_before = trace.deadline, lag.lost(loop.time()) if lag else 0.0
     async with asyncio.timeout(None) as scope:
 
         def expire() -> None:
-            owed = (lag.total - lost_before if lag else 0.0) - budget.extended
+            lost = lag.lost(loop.time()) - lost_before if lag else 0.0
+            owed = lost - budget.extended
             if owed > LAG_TOLERANCE and budget.extended + owed <= budget.seconds * MAX_EXTENSION:
                 budget.extend(owed)
                 timer[0] = loop.call_at(budget.at, expire)
@@ -131,13 +139,30 @@ async def run(
     except Exception as exc:  # a bug in netcheck: say so, never blame the network
         result.outcome, result.detail = Outcome.ERROR, f"internal error: {exc!r}"
         trace.note(traceback="".join(traceback.format_exception(exc, limit=-4)))
-    if (hint := trace.finish()) and result.outcome is Outcome.FAIL:
+    # A DNS failure already says what DNS answered; a later one learns it from the hint.
+    if (hint := trace.finish()) and result.outcome is Outcome.FAIL and result.layer != Layer.DNS:
         result.detail += f" (note: {hint})"
     result.elapsed = time.monotonic() - start
     result.evidence, result.phases = trace.evidence, trace.phases
     if trace.deadline.extended:
         result.evidence["deadline_extended"] = f"{trace.deadline.extended:.2f} s (machine busy)"
     return result
+
+
+def _timed_out(trace: Trace, timeout: float) -> Failure:
+    """The phase to blame for a check that ran out of time: the one running then, unless an
+    earlier one took most of the deadline (a resolver waiting for a dead first server
+    leaves a TLS handshake a few milliseconds)."""
+    phase, layer = trace.timed_out_in or ("probe", Layer.TCP)
+    slowest = max(trace.phases, key=trace.phases.__getitem__, default=phase)
+    if slowest != phase and trace.phases[slowest] > trace.deadline.seconds / 2:
+        return Failure(
+            trace.layers[slowest],
+            f.TIMEOUT,
+            f"{slowest} took {trace.phases[slowest]:.1f} s of the {timeout:g} s deadline; "
+            f"{phase} then ran out of time",
+        )
+    return Failure(layer, f.TIMEOUT, f"no answer within the {timeout:g} s deadline ({phase})")
 
 
 def _failed(result: Result, failure: Failure) -> None:

@@ -68,6 +68,7 @@ class Trace:
     warnings: list[Failure] = field(default_factory=list)
     on_timeout: Failure | None = None
     timed_out_in: tuple[str, Layer] | None = None
+    layers: dict[str, Layer] = field(default_factory=dict)  # the layer each phase works at
     overloaded: bool = False  # the check lost time to this machine, not to the network
     finishers: list[Callable[[], str]] = field(default_factory=list)
 
@@ -84,6 +85,7 @@ class Trace:
     def phase(self, name: Phase, layer: Layer) -> Iterator[None]:
         """Time a phase; classify any error raised inside it as a failure at `layer`."""
         phases = self.phases
+        self.layers.setdefault(name.value, layer)
         start = time.monotonic()
         try:
             yield

@@ -37,8 +37,9 @@ async def probe(target: HostTarget, network: Network, trace: Trace) -> str:
         raise Skip(f"{target.check.title}: could not read: {verdict.detail}")
     if verdict.outcome == "fail":
         raise Failure(Layer.HOST, verdict.cause, verdict.detail, verdict.advice)
-    if verdict.outcome == "warn":
+    if verdict.outcome == "warn":  # the warning's detail is the verdict's
         trace.warn(Failure(Layer.HOST, verdict.cause, verdict.detail, verdict.advice))
+        return target.check.title
     return f"{target.check.title}: {verdict.detail}"
 
 

@@ -71,9 +71,24 @@ class Nameserver:
         return host if self.port == 53 else f"{host}:{self.port}"
 
 
+def plain(address: str) -> str:
+    """An address in its normal form; an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the
+    IPv4 address it carries, which is where a connection to it goes."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
 def blocked(address: str, block_pages: Iterable[str] = ()) -> bool:
-    ip = ipaddress.ip_address(address)
-    return any(ip in net for net in SINKHOLES) or address in block_pages
+    ip = ipaddress.ip_address(plain(address))
+    return any(ip in net for net in SINKHOLES) or str(ip) in block_pages
+
+
+def usable_v6(address: str) -> bool:
+    """An IPv6 address this machine can connect to: routed, and not link-local (which needs
+    an interface to go with it)."""
+    return not ipaddress.ip_address(address).is_link_local and has_route(address)
 
 
 def has_route(address: str) -> bool:
@@ -92,7 +107,7 @@ class Resolver:
 
     def __init__(self, nameservers: tuple[Nameserver, ...] = (), block_pages: Iterable[str] = ()):
         self.nameservers = nameservers
-        self.block_pages = frozenset(block_pages)
+        self.block_pages = frozenset(map(plain, block_pages))
         if nameservers:
             self.dns = dns.asyncresolver.Resolver(configure=False)
             self.dns.nameservers = [
@@ -142,60 +157,76 @@ class Resolver:
         ("ipv4", "ipv6"), or "any" (no IPv6 route here: IPv4, else routable IPv6).
 
         Over one family, a host that only has addresses of the other family is skipped, not
-        failed: an IPv4-only service is not broken for lacking IPv6.
+        failed: an IPv4-only service is not broken for lacking IPv6. A blocked answer (a
+        sinkhole, a block page) fails whatever the family it came in.
         """
         if is_ip(host):
-            return [host]
+            return [plain(host)]
         with trace.phase(Phase.RESOLVE, Layer.DNS):
-            if family == "any":
-                found = await self._any(host, trace)
-            else:
-                found = await self._one_family(host, family, trace)
-        trace.note(addresses=", ".join(found))
-        if sinks := [a for a in found if blocked(a, self.block_pages)]:
+            answer = await self._answer(host, family, trace)
+        trace.note(addresses=", ".join(answer))
+        if sinks := [a for a in answer if blocked(a, self.block_pages)]:
             raise Failure(Layer.DNS, f.DNS_BLOCKED, await self._blocked(host, sinks, trace))
-        return found
+        return await self._of_family(host, family, answer, trace)
 
-    async def _one_family(self, host: str, family: str, trace: Trace) -> list[str]:
-        found = await self._family(host, family, trace)
-        if not found:
-            other = "ipv4" if family == "ipv6" else "ipv6"
-            elsewhere = await self._dns_only(host, RECORD[other], trace)
-            if elsewhere:
-                raise Skip(
-                    f"{host} has no {RECORD[family]} record, only {RECORD[other]} ({elsewhere[0]})"
-                )
-            raise Failure(Layer.DNS, f.DNS_NO_ANSWER, f"{host} has no A or AAAA record")
-        if family == "ipv6" and not (routable := [a for a in found if has_route(a)]):
-            raise Skip(f"this machine has no IPv6 route (AAAA of {host}: {', '.join(found)})")
-        return routable if family == "ipv6" else found
-
-    async def _any(self, host: str, trace: Trace) -> list[str]:
-        """IPv4 as this machine resolves it; a host with no A record is reachable only if
-        its IPv6 addresses are routable from here."""
-        if found := await self._family(host, "ipv4", trace):
+    async def _answer(self, host: str, family: str, trace: Trace) -> list[str]:
+        """What the resolver answers for the name, as the client asks: IPv4 where this
+        machine has no IPv6 route; both families for an IPv6 check (a client with IPv6 asks
+        for both, and a hosts-file pin of either family is then the whole answer). AAAA
+        trouble thus shows on IPv6 checks only."""
+        if not self.uses_os:
+            records = ("AAAA",) if family == "ipv6" else ("A",)
+            found = [a for rdtype in records for a in await self._dns_only(host, rdtype, trace)]
+            if not found and family == "any":
+                found = await self._dns_only(host, "AAAA", trace)
             return found
-        v6 = await self._dns_only(host, "AAAA", trace)
-        if not v6:
+        return await self._os(host, family, trace)
+
+    async def _of_family(
+        self, host: str, family: str, answer: list[str], trace: Trace
+    ) -> list[str]:
+        v4 = [a for a in answer if ":" not in a]
+        v6 = [a for a in answer if ":" in a]
+        if (family == "ipv4" and not v4) or (family == "ipv6" and not v6):
+            mine, other = ("A", "AAAA") if family == "ipv4" else ("AAAA", "A")
+            if answer:
+                # AAAA trouble the OS hid by answering A only fails here, with its cause.
+                v6 = await self._dns_only(host, "AAAA", trace) if family == "ipv6" else []
+                if v6 and self.uses_os:
+                    raise Skip(
+                        f"this machine resolves {host} to IPv4 only ({answer[0]}), though "
+                        f"DNS has AAAA {v6[0]}: a hosts-file entry or a DNS policy"
+                    )
+                raise Skip(f"{host} resolves to {other} addresses only here ({answer[0]})")
+            if elsewhere := await self._dns_only(host, other, trace):
+                raise Skip(f"{host} has no {mine} record, only {other} ({elsewhere[0]})")
             raise Failure(Layer.DNS, f.DNS_NO_ANSWER, f"{host} has no A or AAAA record")
-        if not any(has_route(a) for a in v6):
+        if family == "ipv4":
+            return v4
+        usable = [a for a in v6 if usable_v6(a)]
+        if family == "ipv6":
+            if not usable:
+                why = (
+                    "a link-local address"
+                    if all(ipaddress.ip_address(a).is_link_local for a in v6)
+                    else "no IPv6 route"
+                )
+                raise Skip(f"{host}: this machine has {why} for it (AAAA: {', '.join(v6)})")
+            return usable
+        if not v4 and not usable:
+            if not v6:
+                raise Failure(Layer.DNS, f.DNS_NO_ANSWER, f"{host} has no A or AAAA record")
             raise Failure(
                 Layer.TCP,
                 f.NO_IPV6_ROUTE,
                 f"{host} has only IPv6 addresses ({', '.join(v6)}) and this machine has no "
                 "IPv6 route to them",
             )
-        return [a for a in await self._family(host, "ipv6", trace) if has_route(a)]
-
-    async def _family(self, host: str, family: str, trace: Trace) -> list[str]:
-        """One family's addresses ([] if the name has none of that type)."""
-        if not self.uses_os:
-            return await self._dns_only(host, RECORD[family], trace)
-        return await self._os(host, family, trace)
+        return v4 + usable
 
     async def _dns_only(self, host: str, rdtype: str, trace: Trace) -> list[str]:
         try:
-            return await self.query(host, rdtype, trace.deadline)
+            return [plain(a) for a in await self.query(host, rdtype, trace.deadline)]
         except dns.exception.DNSException as exc:
             failure = classify(exc, Layer.DNS)
             raise Failure(failure.layer, failure.cause, f"{host}: {failure.detail}") from None
@@ -203,11 +234,12 @@ class Resolver:
     async def _os(self, host: str, family: str, trace: Trace) -> list[str]:
         """getaddrinfo gives the addresses; DNS, asked at the same time, explains a failure
         and shows a different answer (it finishes in the background if the OS is faster)."""
-        rdtype = RECORD[family]
+        rdtype = "AAAA" if family == "ipv6" else "A"
         dns_answer = asyncio.ensure_future(self.query(host, rdtype, trace.deadline))
         trace.finishers.append(lambda: _compare(host, trace, dns_answer))
+        os_family = socket.AF_UNSPEC if family == "ipv6" else socket.AF_INET
         try:
-            return await self._getaddrinfo(host, FAMILY[family], trace)
+            return await self._getaddrinfo(host, os_family, trace)
         except socket.gaierror as exc:
             os_error = exc
         try:
@@ -215,8 +247,8 @@ class Resolver:
         except dns.exception.DNSException as exc:
             failure = classify(exc, Layer.DNS)
             raise Failure(failure.layer, failure.cause, f"{host}: {failure.detail}") from None
-        if not answer:
-            return []
+        if not answer:  # no record of this family: _of_family says what that means
+            return await self._os_ipv6_only(host, trace) if family == "any" else []
         raise Failure(
             Layer.DNS,
             f.DNS_OS_OVERRIDE,
@@ -224,6 +256,14 @@ class Resolver:
             f"answer {rdtype} {', '.join(answer)}: a hosts file, an NRPT rule, a VPN's DNS "
             "policy or a local DNS filter decides differently on this machine",
         )
+
+    async def _os_ipv6_only(self, host: str, trace: Trace) -> list[str]:
+        """A name with no IPv4 address, on a machine without an IPv6 route: its IPv6
+        addresses, as the OS resolves them (to say it cannot be reached from here)."""
+        try:
+            return await self._getaddrinfo(host, socket.AF_INET6, trace)
+        except socket.gaierror:
+            return []
 
     async def _getaddrinfo(self, host: str, family: int, trace: Trace) -> list[str]:
         started = asyncio.Event()
@@ -238,7 +278,7 @@ class Resolver:
         except asyncio.CancelledError:
             trace.overloaded = trace.overloaded or not started.is_set()
             raise
-        return list(dict.fromkeys(str(info[4][0]) for info in infos))
+        return list(dict.fromkeys(plain(str(info[4][0])) for info in infos))
 
     async def _blocked(self, host: str, sinks: list[str], trace: Trace) -> str:
         """Who blocks the name: the DNS servers (a filter), or this machine (what DNS

@@ -35,7 +35,9 @@ DEFAULT_TIMEOUT = 5.0
 FAIL_ON = ("required", "any", "new-required-failures")
 PAC_LIMIT = 1 << 20
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
-GLOBAL_V6_PROBE = "2001:db8::1"  # any global address: only the routing table is consulted
+# A global address beyond any link (2000::/3, nothing on-link): only the routing table is
+# consulted, no packet is sent. A machine with IPv6 on its links only has no route to it.
+GLOBAL_V6_PROBE = "2000::1"
 FAMILY_TEXT = {
     "both": "IPv4 and IPv6, each on its own",
     "ipv4": "IPv4 only (--family=ipv4)",
