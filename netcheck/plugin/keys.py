@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    pass
+    from pathlib import Path
 
 SETTINGS = pytest.StashKey["Settings"]()
 ENGINE = pytest.StashKey["Engine"]()
 SYSTEM_PROXY = pytest.StashKey[dict[str, str]]()  # Windows' proxy settings, as report rows
 RESULT = pytest.StashKey["Result"]()  # on an item: its check's Result
 RECORD = pytest.StashKey[dict[str, Any]]()  # on an item: its check's record
+HTML_REPORT = pytest.StashKey[tuple["Path", "Path"]]()  # the report's path, pytest-html's draft
 
 
 class NetcheckWarning(UserWarning):

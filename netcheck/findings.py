@@ -1,0 +1,225 @@
+"""Findings: a run's failed checks grouped by root cause, each with its fix once.
+
+A pure function of the records (netcheck.results), so it works alike on the controller of
+an xdist run, on a results file read back, and for runs from several sites. Generic over
+(layer, cause, subject): a new cause needs no code here. What a failure is about follows
+from its layer: a name (dns), a host (tcp, tls, http, content), a proxy (proxy), or a CA
+for the causes listed in SHARED. A cause that hit several hosts while no check on the same
+path (site and proxy) got past its layer is machine-wide: one finding about "every host".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from netcheck.advice import advice_for
+from netcheck.results import CAUSE_CHANGED, FAILING, NEW_FAILURE, Record, host_port
+
+LAYERS = ("dns", "tcp", "proxy", "tls", "http", "content")
+SEVERITIES = ("blocking", "optional", "warning")
+# Causes about something many hosts share, and the evidence item that names it.
+SHARED = {"tls_interception": ("ca", "certificate_issuer")}
+INTERNAL = "netcheck", "internal_error"  # a netcheck bug: its own layer and cause
+INTERNAL_ADVICE = (
+    "This is a bug in netcheck, not a network fault: report it with the check's evidence "
+    "(it holds the traceback)."
+)
+
+
+@dataclass
+class Finding:
+    """One problem: a layer and cause, what it hit, its fix, and the checks it explains."""
+
+    id: str  # F1, F2, ... in the order shown
+    severity: str  # blocking (a required check fails), optional, warning (passed, flagged)
+    layer: str
+    cause: str
+    about: str  # what `subject` is: name, host, proxy, ca, or all (machine-wide)
+    subject: str
+    hosts: list[str]  # host:port (a name, at dns) of each destination it hit
+    tried: list[str]  # the address:port attempts, with their outcome
+    detail: str  # one check's explanation, as an example
+    advice: str
+    new: bool  # newly failing (or changed cause) against the baseline
+    sites: list[str]  # where it was seen (empty for a run from one place)
+    checks: list[str]  # record ids
+
+    @property
+    def headline(self) -> str:
+        """`tcp / timeout: officecdn.microsoft.com:443`, `tls / tls_interception by CN=...`"""
+        what = {
+            "all": f"{self.subject}",
+            "proxy": f"the proxy {self.subject}",
+            "ca": f"by {self.subject}",
+        }.get(self.about, ", ".join(self.hosts) or self.subject)
+        if self.about in ("proxy", "ca"):
+            what += f" ({_count(len(self.hosts), 'destination')}: {', '.join(self.hosts)})"
+        at = f" at sites {', '.join(self.sites)}" if len(self.sites) > 1 else ""
+        at = at or (f" at site {self.sites[0]}" if self.sites else "")
+        return f"{self.layer} / {self.cause}: {what}{at}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "headline": self.headline}
+
+
+@dataclass
+class Verdict:
+    ok: bool  # nothing blocks the profile's purpose from here
+    text: str
+
+
+@dataclass
+class _Group:
+    records: list[Record] = field(default_factory=list)
+    hosts: dict[str, None] = field(default_factory=dict)  # ordered sets
+    tried: dict[str, None] = field(default_factory=dict)
+    sites: dict[str, None] = field(default_factory=dict)
+
+
+def _severity(rec: Record) -> str:
+    if rec["outcome"] not in FAILING:
+        return "warning"
+    return "optional" if rec["required"] is False else "blocking"
+
+
+def _layer_cause(rec: Record) -> tuple[str, str]:
+    return (rec["layer"], rec["cause"]) if rec["layer"] else INTERNAL
+
+
+def _destination(rec: Record) -> str:
+    host, port = host_port(rec["target"])
+    if rec["layer"] == "dns" or port is None:
+        return host or str(rec["endpoint"])
+    return f"{host}:{port}"
+
+
+def _subject(rec: Record) -> tuple[str, str]:
+    layer, cause = _layer_cause(rec)
+    if (layer, cause) == INTERNAL:
+        return "all", "netcheck itself"
+    if cause in SHARED:
+        about, item = SHARED[cause]
+        if value := rec["evidence"].get(item):
+            return about, value
+    if layer == "proxy" and rec["proxy"]:
+        return "proxy", rec["proxy"]
+    return ("name" if layer == "dns" else "host"), host_port(rec["target"])[0] or _destination(rec)
+
+
+def _path(rec: Record) -> tuple[str | None, str | None]:
+    return rec["site"], rec["proxy"]
+
+
+def _got_past(rec: Record, layer: str) -> bool:
+    """The check went beyond `layer`: it passed, or failed further along the path."""
+    if rec["outcome"] in ("pass", "warn"):
+        return True
+    return (
+        rec["layer"] in LAYERS
+        and layer in LAYERS
+        and LAYERS.index(rec["layer"]) > LAYERS.index(layer)
+    )
+
+
+def compute(
+    records: Iterable[Record], resolvers: Mapping[str | None, str] | None = None
+) -> list[Finding]:
+    """The findings of a run, blocking ones first. `resolvers` names the resolver of each
+    site (None: a run from one place) for a machine-wide DNS finding."""
+    records = list(records)
+    flagged = [r for r in records if r["outcome"] in (*FAILING, "warn")]
+    past: dict[tuple, set[str]] = defaultdict(set)  # path -> layers some check got past
+    for rec in records:
+        for layer in LAYERS:
+            if _got_past(rec, layer):
+                past[_path(rec)].add(layer)
+    # Machine-wide: a (path, layer, cause) that hit several subjects, none of them got past.
+    spread: dict[tuple, set[str]] = defaultdict(set)
+    for rec in flagged:
+        spread[(*_path(rec), *_layer_cause(rec))].add(_subject(rec)[1])
+    groups: dict[tuple, _Group] = defaultdict(_Group)
+    for rec in flagged:
+        layer, cause = _layer_cause(rec)
+        about, subject = _subject(rec)
+        path = _path(rec)
+        wide = len(spread[(*path, layer, cause)]) > 1 and layer not in past[path]
+        if about in ("name", "host") and wide:
+            about, subject = "all", _everything(layer, rec, resolvers or {})
+        group = groups[(_severity(rec), layer, cause, about, subject)]
+        group.records.append(rec)
+        group.hosts[_destination(rec)] = None
+        group.tried.update(dict.fromkeys(t for t in rec["tried"] if not t.endswith(" connected")))
+        if rec["site"]:
+            group.sites[rec["site"]] = None
+    findings = [_finding(key, group) for key, group in groups.items()]
+    findings.sort(key=_order)
+    for n, finding in enumerate(findings, 1):
+        finding.id = f"F{n}"
+    return findings
+
+
+def _everything(layer: str, rec: Record, resolvers: Mapping[str | None, str]) -> str:
+    if layer == "dns":
+        resolver = resolvers.get(rec["site"])
+        return "no name resolves" + (f" (resolver {resolver})" if resolver else "")
+    via = f" through the proxy {rec['proxy']}" if rec["proxy"] else ""
+    return f"every destination fails{via}"
+
+
+def _finding(key: tuple, group: _Group) -> Finding:
+    severity, layer, cause, about, subject = key
+    first = group.records[0]
+    advice = INTERNAL_ADVICE if (layer, cause) == INTERNAL else advice_for(first["check"], cause)
+    return Finding(
+        id="",
+        severity=severity,
+        layer=layer,
+        cause=cause,
+        about=about,
+        subject=subject,
+        hosts=list(group.hosts),
+        tried=list(group.tried),
+        detail=first["detail"] or "",
+        advice=advice,
+        new=any(r["change"] in (NEW_FAILURE, CAUSE_CHANGED) for r in group.records),
+        sites=list(group.sites),
+        checks=[r["id"] for r in group.records],
+    )
+
+
+def _order(f: Finding) -> tuple:
+    layer = LAYERS.index(f.layer) if f.layer in LAYERS else len(LAYERS)
+    return SEVERITIES.index(f.severity), f.about != "all", layer, -len(f.checks), f.subject
+
+
+def by_check(findings: Iterable[Finding]) -> dict[str, Finding]:
+    """Each check's finding, by record id."""
+    return {check: f for f in findings for check in f.checks}
+
+
+def verdict(purpose: str, records: Iterable[Record], findings: list[Finding]) -> Verdict:
+    """One line: can `purpose` (the profile's name) work from here, and what blocks it."""
+    records = list(records)
+    blocking = [f for f in findings if f.severity == "blocking"]
+    optional = [f for f in findings if f.severity == "optional"]
+    tested = sum(r["outcome"] != "skip" for r in records)
+    if not tested:
+        return Verdict(False, f"Not known: no check was made ({_count(len(records), 'skipped')}).")
+    others = f"; {_count(len(optional), 'optional problem')} besides" if optional else ""
+    if blocking:
+        failed = sum(len(f.checks) for f in blocking)
+        return Verdict(
+            False,
+            f"No: {purpose} is blocked from here by {_count(len(blocking), 'problem')} "
+            f"({_count(failed, 'failed check')}){others}.",
+        )
+    return Verdict(
+        True, f"Yes: nothing blocks {purpose} from here ({_count(tested, 'check')} made{others})."
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 or noun.endswith('ed') else 's'}"
