@@ -22,6 +22,8 @@ LAYERS = ("dns", "tcp", "proxy", "tls", "http", "content")
 SEVERITIES = ("blocking", "optional", "warning")
 # Causes about something many hosts share, and the evidence item that names it.
 SHARED = {"tls_interception": ("ca", "certificate_issuer")}
+# A cause whose advice depends on the layer: the advice of the cause meant there.
+ADVICE_AT = {("dns", "timeout"): "dns_no_nameserver"}
 INTERNAL = "netcheck", "internal_error"  # a netcheck bug: its own layer and cause
 INTERNAL_ADVICE = (
     "This is a bug in netcheck, not a network fault: report it with the check's evidence "
@@ -49,20 +51,22 @@ class Finding:
 
     @property
     def headline(self) -> str:
-        """`tcp / timeout: officecdn.microsoft.com:443`, `tls / tls_interception by CN=...`"""
-        what = {
-            "all": f"{self.subject}",
-            "proxy": f"the proxy {self.subject}",
-            "ca": f"by {self.subject}",
-        }.get(self.about, ", ".join(self.hosts) or self.subject)
-        if self.about in ("proxy", "ca"):
-            what += f" ({_count(len(self.hosts), 'destination')}: {', '.join(self.hosts)})"
-        at = f" at sites {', '.join(self.sites)}" if len(self.sites) > 1 else ""
-        at = at or (f" at site {self.sites[0]}" if self.sites else "")
+        """`tcp / timeout: officecdn.microsoft.com:443`, `tls / tls_interception: by CN=...`"""
+        what = {"all": self.subject, "proxy": f"the proxy {self.subject}"}.get(self.about)
+        what = what or (f"by {self.subject}" if self.about == "ca" else ", ".join(self.hosts))
+        at = ", ".join(self.sites)
+        at = f" at site{'s' * (len(self.sites) > 1)} {at}" if at else ""
         return f"{self.layer} / {self.cause}: {what}{at}"
 
+    @property
+    def hit(self) -> str:
+        """The destinations, when the headline names something they share."""
+        if self.about in ("name", "host") and len(self.hosts) < 4:
+            return ""
+        return f"{_count(len(self.hosts), 'destination')}: {some(self.hosts, 12)}"
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "headline": self.headline}
+        return {**asdict(self), "headline": self.headline, "hit": self.hit}
 
 
 @dataclass
@@ -148,7 +152,7 @@ def compute(
         wide = len(spread[(*path, layer, cause)]) > 1 and layer not in past[path]
         if about in ("name", "host") and wide:
             about, subject = "all", _everything(layer, rec, resolvers or {})
-        group = groups[(_severity(rec), layer, cause, about, subject)]
+        group = groups[(layer, cause, about, subject)]
         group.records.append(rec)
         group.hosts[_destination(rec)] = None
         group.tried.update(dict.fromkeys(t for t in rec["tried"] if not t.endswith(" connected")))
@@ -170,12 +174,12 @@ def _everything(layer: str, rec: Record, resolvers: Mapping[str | None, str]) ->
 
 
 def _finding(key: tuple, group: _Group) -> Finding:
-    severity, layer, cause, about, subject = key
+    layer, cause, about, subject = key
     first = group.records[0]
-    advice = INTERNAL_ADVICE if (layer, cause) == INTERNAL else advice_for(first["check"], cause)
+    advice = advice_for(first["check"], ADVICE_AT.get((layer, cause), cause))
     return Finding(
         id="",
-        severity=severity,
+        severity=min((_severity(r) for r in group.records), key=SEVERITIES.index),
         layer=layer,
         cause=cause,
         about=about,
@@ -183,7 +187,7 @@ def _finding(key: tuple, group: _Group) -> Finding:
         hosts=list(group.hosts),
         tried=list(group.tried),
         detail=first["detail"] or "",
-        advice=advice,
+        advice=INTERNAL_ADVICE if (layer, cause) == INTERNAL else advice,
         new=any(r["change"] in (NEW_FAILURE, CAUSE_CHANGED) for r in group.records),
         sites=list(group.sites),
         checks=[r["id"] for r in group.records],
@@ -223,3 +227,9 @@ def verdict(purpose: str, records: Iterable[Record], findings: list[Finding]) ->
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 or noun.endswith('ed') else 's'}"
+
+
+def some(items: list[str], n: int) -> str:
+    """The first `n` items, and how many more."""
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more

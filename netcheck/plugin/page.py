@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from html import escape
 
-from netcheck.findings import LAYERS, Finding, Verdict
+from netcheck.findings import LAYERS, Finding, Verdict, some
 from netcheck.plugin.sites import Matrix, Site, verdict
 from netcheck.results import Baseline, Diff, Record, host_port
 
@@ -110,14 +110,15 @@ def _finding_html(f: Finding) -> str:
     new = ' <span class="nc-new">new</span>' if f.new else ""
     n = len(f.checks)
     show = f'<a href="#results-table" data-finding="{f.id}">show {n} check{"s" * (n != 1)}</a>'
-    tried = f'<p class="nc-tried">tried {escape(", ".join(f.tried))}</p>' if f.tried else ""
+    tried = f'<p class="nc-tried">tried {escape(some(f.tried, 12))}</p>' if f.tried else ""
+    hit = f'<p class="nc-tried">{escape(f.hit)}</p>' if f.hit else ""
     fix = f"<p><b>Fix:</b> {escape(f.advice)}</p>" if f.advice else ""
     return (
         f'<li class="nc-finding nc-{f.severity}" id="finding-{f.id}"><p>'
         f'<span class="nc-id">{f.id}</span> <span class="nc-sev">{f.severity}</span> '
         f'<span class="nc-lc">{escape(f.layer)} / {escape(f.cause)}</span> '
         f"<b>{escape(f.headline.partition(': ')[2])}</b>{new} &middot; {show}</p>"
-        f'<p class="nc-detail">{escape(f.detail)}</p>{tried}{fix}</li>'
+        f'<p class="nc-detail">{escape(f.detail)}</p>{hit}{tried}{fix}</li>'
     )
 
 

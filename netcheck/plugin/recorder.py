@@ -11,9 +11,11 @@ import shlex
 import socket
 import textwrap
 import time
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +24,7 @@ from netcheck import findings, results
 from netcheck.plugin.keys import SETTINGS
 from netcheck.plugin.sites import Sites, settings, site
 
-SHOWN_CHECKS = 4  # per finding in the terminal; the HTML report lists them all
+SHOWN = 4  # checks, destinations per finding in the terminal; the HTML report has them all
 
 
 def netcheck_version() -> str:
@@ -91,10 +93,14 @@ class Recorder:
         for finding in self.findings:
             for check in finding.checks:
                 self.records[check]["finding"] = finding.id
-        _junit_finding_properties(self.config, findings.by_check(self.findings))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:
+        if self.tested():
+            try:
+                junit_findings(self.config, findings.by_check(self.findings))
+            except (OSError, ET.ParseError) as exc:
+                self.messages.append((f"could not add the findings to the JUnit XML: {exc}", True))
         if self.path is None:
             return
         if not self.tested():
@@ -156,7 +162,8 @@ class Recorder:
         for f in self.findings:
             new = " NEW" if f.new else ""
             tr.line(f"{f.id} [{f.severity}{new}] {f.headline}", red=f.severity == "blocking")
-            for label, text in (("tried", ", ".join(f.tried)), ("fix", f.advice)):
+            tried = findings.some(f.tried, SHOWN)
+            for label, text in (("hit", f.hit), ("tried", tried), ("fix", f.advice)):
                 if text:
                     tr.line(
                         textwrap.fill(
@@ -167,19 +174,31 @@ class Recorder:
                         )
                     )
             names = [c.rpartition("::")[2] for c in f.checks]
-            more = f" and {len(names) - SHOWN_CHECKS} more" if len(names) > SHOWN_CHECKS else ""
-            tr.line(f"   {len(names)} checks: {', '.join(names[:SHOWN_CHECKS])}{more}")
+            tr.line(f"   {len(names)} checks: {findings.some(names, SHOWN)}")
 
 
-def _junit_finding_properties(config: pytest.Config, by_check: dict[str, findings.Finding]) -> None:
-    """A `finding` property for every testcase a finding explains, in the JUnit XML that
-    pytest writes after this (its reporters are kept, one per testcase, until then)."""
-    from _pytest.junitxml import xml_key
+def junit_findings(config: pytest.Config, by_check: dict[str, findings.Finding]) -> None:
+    """A `finding` property for every testcase a finding explains, added to the JUnit XML
+    pytest has written (findings need every test's result; testcases are final sooner)."""
+    from _pytest.junitxml import mangle_test_address, xml_key
 
     xml = config.stash.get(xml_key, None)
-    for reporter in getattr(xml, "node_reporters_ordered", []):
-        if finding := by_check.get(str(reporter.id)):
-            reporter.add_property("finding", finding.id)
+    if xml is None or not by_check or not os.path.exists(xml.logfile):
+        return
+    ids = {}
+    for check, finding in by_check.items():
+        *module, name = mangle_test_address(check)
+        ids[(".".join(module), name)] = finding.id
+    tree = ET.parse(xml.logfile)
+    for case in tree.iter("testcase"):
+        if fid := ids.get((case.get("classname", ""), case.get("name", ""))):
+            props = case.find("properties")
+            if props is None:
+                props = ET.Element("properties")
+                case.insert(0, props)
+            ET.SubElement(props, "property", name="finding", value=fid)
+    text = ET.tostring(tree.getroot(), encoding="unicode", xml_declaration=True)
+    results.write_atomically(Path(xml.logfile), text)
 
 
 def _test_outcome(report: pytest.TestReport) -> str | None:
