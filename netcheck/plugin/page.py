@@ -93,16 +93,19 @@ def script_json(data: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def findings_html(verdict_: Verdict, findings: list[Finding], records: list[Record]) -> str:
-    """The verdict, the findings (each with its fix once), the picture and the filter."""
+def findings_html(
+    verdict_: Verdict, findings: list[Finding], records: list[Record], about_html: str
+) -> str:
+    """The verdict, the findings (each with its fix once), the picture and the filter;
+    `about_html` says what was checked."""
     items = "".join(_finding_html(f) for f in findings)
     state = "nc-ok" if verdict_.ok else "nc-bad"
     return (
         f'<div class="netcheck"><style>{STYLE}</style>'
         f'<p class="nc-verdict {state}">{escape(verdict_.text)}</p>'
         f'<ol class="nc-findings">{items}</ol>'
-        f'<div class="nc-columns">{picture_html(records, findings)}'
-        f"{filter_html(findings, records)}</div></div>"
+        f'<div class="nc-columns">{picture_html(records, findings)}<div>'
+        f'<p class="nc-detail">{about_html}</p>{filter_html(findings, records)}</div></div></div>'
     )
 
 
@@ -259,7 +262,7 @@ def matrix_html(matrix: Matrix, sites: list[Site]) -> str:
             cells += f'<td class="netcheck-{escape(outcome)}"{title}>{escape(verdict(rec))}</td>'
         rows += f"<tr><th>{escape(check)}</th><th>{escape(endpoint)}</th>{cells}</tr>"
     return (
-        '<div class="netcheck-matrix netcheck"><h2>Every check at every site</h2>'
+        '<div class="netcheck-matrix"><h2>Every check at every site</h2>'
         f"<p>{len(matrix.rows)} checks at {len(matrix.sites)} sites.</p><table>"
         f"<tr><th>check</th><th>endpoint</th>{head}</tr>{rows}</table></div>"
     )

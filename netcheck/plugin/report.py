@@ -87,7 +87,13 @@ def pytest_html_results_summary(
     if not recorder:
         return
     records = list(recorder.records.values())
-    prefix.append(page.findings_html(recorder.verdict(), recorder.findings, records))
+    profile = session.config.stash[SETTINGS].profile
+    about = (
+        f"Profile <b>{escape(profile.name)}</b>: {escape(profile.description)} Expected failures "
+        "are optional checks that failed (or, with --fail-on=new-required-failures, failures "
+        "the baseline already had): reported, but they do not fail the run."
+    )
+    prefix.append(page.findings_html(recorder.verdict(), recorder.findings, records, about))
     if diff := recorder.diff():
         prefix.append(page.diff_html(diff, session.config.stash[SETTINGS].baseline))
     if sites := recorder.sites():
