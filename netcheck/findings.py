@@ -20,6 +20,7 @@ from netcheck.results import CAUSE_CHANGED, FAILING, NEW_FAILURE, Record, host_p
 
 LAYERS = ("dns", "tcp", "proxy", "tls", "http", "content")
 SEVERITIES = ("blocking", "optional", "warning")
+SHOWN_IN_FULL = 12  # findings the terminal and the report show in full; the rest in brief
 # Causes about something many hosts share, and the evidence item that names it.
 SHARED = {"tls_interception": ("ca", "certificate_issuer")}
 # A cause whose advice depends on the layer: the advice of the cause meant there.
@@ -39,7 +40,7 @@ class Finding:
     severity: str  # blocking (a required check fails), optional, warning (passed, flagged)
     layer: str
     cause: str
-    about: str  # what `subject` is: name, host, proxy, ca, or all (machine-wide)
+    about: str  # what `subject` is: name, host, address, proxy, ca, or all (machine-wide)
     subject: str
     hosts: list[str]  # host:port (a name, at dns) of each destination it hit
     tried: list[str]  # the address:port attempts, with their outcome
@@ -52,7 +53,8 @@ class Finding:
     @property
     def headline(self) -> str:
         """`tcp / timeout: officecdn.microsoft.com:443`, `tls / tls_interception: by CN=...`"""
-        what = {"all": self.subject, "proxy": f"the proxy {self.subject}"}.get(self.about)
+        what = {"all": self.subject, "address": self.subject}.get(self.about)
+        what = what or (f"the proxy {self.subject}" if self.about == "proxy" else "")
         what = what or (f"by {self.subject}" if self.about == "ca" else ", ".join(self.hosts))
         at = ", ".join(self.sites)
         at = f" at site{'s' * (len(self.sites) > 1)} {at}" if at else ""
@@ -61,7 +63,7 @@ class Finding:
     @property
     def hit(self) -> str:
         """The destinations, when the headline names something they share."""
-        if self.about in ("name", "host") and len(self.hosts) < 4:
+        if self.about in ("name", "host"):
             return ""
         return f"{_count(len(self.hosts), 'destination')}: {some(self.hosts, 12)}"
 
@@ -158,11 +160,44 @@ def compute(
         group.tried.update(dict.fromkeys(t for t in rec["tried"] if not t.endswith(" connected")))
         if rec["site"]:
             group.sites[rec["site"]] = None
-    findings = [_finding(key, group) for key, group in groups.items()]
+    findings = [_finding(key, group) for key, group in _by_address(groups).items()]
     findings.sort(key=_order)
     for n, finding in enumerate(findings, 1):
         finding.id = f"F{n}"
     return findings
+
+
+def _by_address(groups: dict[tuple, _Group]) -> dict[tuple, _Group]:
+    """At the tcp layer the path knows no host name: hosts that failed alike at an address
+    they share are one problem, a rule on that address (about "address")."""
+    merged: dict[tuple, _Group] = {}
+    owner: dict[tuple, tuple] = {}  # (layer, cause, address) -> key in merged
+    for key, group in groups.items():
+        layer, cause, about, _ = key
+        addresses = {(layer, cause, t.rpartition(" ")[0]) for t in group.tried}
+        into = next((owner[a] for a in addresses if a in owner), None)
+        if layer != "tcp" or about != "host" or into is None:
+            into = key
+            merged[key] = group
+        else:
+            _absorb(merged[into], group)
+        owner.update(dict.fromkeys(addresses, into))
+    out = {}
+    for key, group in merged.items():
+        if key[2] == "host" and len(group.hosts) > 1:
+            key = (
+                *key[:2],
+                "address",
+                some(sorted({t.rpartition(" ")[0] for t in group.tried}), 4),
+            )
+        out[key] = group
+    return out
+
+
+def _absorb(into: _Group, group: _Group) -> None:
+    into.records += group.records
+    for name in ("hosts", "tried", "sites"):
+        getattr(into, name).update(getattr(group, name))
 
 
 def _everything(layer: str, rec: Record, resolvers: Mapping[str | None, str]) -> str:

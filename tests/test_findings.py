@@ -183,3 +183,25 @@ def test_tried_comes_from_attempts_else_from_connect_items() -> None:
     ]
     proxied = {"proxy": "http://proxy.example:3128", "connect 192.0.2.9": "connection_refused"}
     assert tried(proxied, "http://h/") == ["192.0.2.9:3128 connection_refused"]
+
+
+def test_hosts_refused_alike_at_a_shared_address_are_one_finding() -> None:
+    shared = ["192.0.2.9:443 connection_refused"]
+    records = [
+        r
+        for n in range(30)
+        for r in failing(f"h{n}.example", "tcp", "connection_refused", tried=shared)
+    ]
+    records += failing(
+        "own.example", "tcp", "connection_refused", tried=["192.0.2.10:443 connection_refused"]
+    )
+    records += [rec("ok.example")]
+    shared_finding, own = findings.compute(records)
+    assert (shared_finding.about, shared_finding.subject, len(shared_finding.checks)) == (
+        "address",
+        "192.0.2.9:443",
+        90,
+    )
+    assert shared_finding.headline == "tcp / connection_refused: 192.0.2.9:443"
+    assert shared_finding.hit.startswith("30 destinations: h0.example:443, h1.example:443")
+    assert own.headline == "tcp / connection_refused: own.example:443"

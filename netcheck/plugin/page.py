@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from html import escape
 
-from netcheck.findings import LAYERS, Finding, Verdict, some
+from netcheck.findings import LAYERS, SHOWN_IN_FULL, Finding, Verdict, some
 from netcheck.plugin.sites import Matrix, Site, verdict
 from netcheck.results import Baseline, Diff, Record, host_port
 
@@ -98,7 +98,17 @@ def findings_html(
 ) -> str:
     """The verdict, the findings (each with its fix once), the picture and the filter;
     `about_html` says what was checked."""
-    items = "".join(_finding_html(f) for f in findings)
+    items = "".join(_finding_html(f) for f in findings[:SHOWN_IN_FULL])
+    if rest := findings[SHOWN_IN_FULL:]:
+        lines = "".join(
+            f'<li id="finding-{f.id}">{f.id} {escape(f.headline)} &middot; '
+            f'<a href="#results-table" data-finding="{f.id}">show</a></li>'
+            for f in rest
+        )
+        items += (
+            f'<details class="nc-more"><summary>{len(rest)} more problems</summary>'
+            f"<ul>{lines}</ul></details>"
+        )
     state = "nc-ok" if verdict_.ok else "nc-bad"
     return (
         f'<div class="netcheck"><style>{STYLE}</style>'

@@ -159,7 +159,7 @@ class Recorder:
         tr.section("netcheck: findings")
         tr.line(verdict.text, green=verdict.ok, red=not verdict.ok, bold=True)
         width = max(60, tr._tw.fullwidth - 6) if hasattr(tr, "_tw") else 94
-        for f in self.findings:
+        for f in self.findings[: findings.SHOWN_IN_FULL]:
             new = " NEW" if f.new else ""
             tr.line(f"{f.id} [{f.severity}{new}] {f.headline}", red=f.severity == "blocking")
             tried = findings.some(f.tried, SHOWN)
@@ -175,6 +175,8 @@ class Recorder:
                     )
             names = [c.rpartition("::")[2] for c in f.checks]
             tr.line(f"   {len(names)} checks: {findings.some(names, SHOWN)}")
+        if (more := len(self.findings) - findings.SHOWN_IN_FULL) > 0:
+            tr.line(f"... and {more} more findings: see the HTML report or the results file")
 
 
 def junit_findings(config: pytest.Config, by_check: dict[str, findings.Finding]) -> None:
