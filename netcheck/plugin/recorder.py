@@ -4,14 +4,15 @@ show the findings and the diff with the baseline in the terminal."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import platform
+import re
 import shlex
 import socket
 import textwrap
 import time
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -99,7 +100,7 @@ class Recorder:
         if self.tested():
             try:
                 junit_findings(self.config, findings.by_check(self.findings))
-            except (OSError, ET.ParseError) as exc:
+            except OSError as exc:
                 self.messages.append((f"could not add the findings to the JUnit XML: {exc}", True))
         if self.path is None:
             return
@@ -179,9 +180,14 @@ class Recorder:
             tr.line(f"... and {more} more findings: see the HTML report or the results file")
 
 
+# An opening testcase tag as pytest writes it, and its properties element if it has one.
+TESTCASE = re.compile(r'<testcase classname="([^"]*)" name="([^"]*)"[^>]*(?<!/)>(<properties>)?')
+
+
 def junit_findings(config: pytest.Config, by_check: dict[str, findings.Finding]) -> None:
     """A `finding` property for every testcase a finding explains, added to the JUnit XML
-    pytest has written (findings need every test's result; testcases are final sooner)."""
+    pytest has written (findings need every test's result; testcases are final sooner).
+    Edited as text: parsing and writing back a large file costs a second or more."""
     from _pytest.junitxml import mangle_test_address, xml_key
 
     xml = config.stash.get(xml_key, None)
@@ -191,16 +197,16 @@ def junit_findings(config: pytest.Config, by_check: dict[str, findings.Finding])
     for check, finding in by_check.items():
         *module, name = mangle_test_address(check)
         ids[(".".join(module), name)] = finding.id
-    tree = ET.parse(xml.logfile)
-    for case in tree.iter("testcase"):
-        if fid := ids.get((case.get("classname", ""), case.get("name", ""))):
-            props = case.find("properties")
-            if props is None:
-                props = ET.Element("properties")
-                case.insert(0, props)
-            ET.SubElement(props, "property", name="finding", value=fid)
-    text = ET.tostring(tree.getroot(), encoding="unicode", xml_declaration=True)
-    results.write_atomically(Path(xml.logfile), text)
+
+    def add(case: re.Match[str]) -> str:
+        fid = ids.get((html.unescape(case[1]), html.unescape(case[2])))
+        if fid is None:
+            return case[0]
+        prop = f'<property name="finding" value="{fid}" />'
+        return f"{case[0]}{prop}" if case[3] else f"{case[0]}<properties>{prop}</properties>"
+
+    path = Path(xml.logfile)
+    results.write_atomically(path, TESTCASE.sub(add, path.read_text(encoding="utf-8")))
 
 
 def _test_outcome(report: pytest.TestReport) -> str | None:
