@@ -25,6 +25,7 @@ body {display: flex; flex-direction: column; color: #333}
 body > * {order: 1} #environment-header, #environment {order: 2} footer {order: 3}
 .summary__data > h2, p.filter {display: none}
 #results-table {table-layout: fixed; color: #333}
+#results-table tbody {content-visibility: auto; contain-intrinsic-size: auto 30px}
 #results-table td {overflow-wrap: anywhere; vertical-align: top}
 #results-table th[data-column-type=result] {width: 6em}
 #results-table th[data-column-type=check] {width: 5em}
@@ -68,7 +69,10 @@ FILTER_JS = """
 (() => {
   const checks = JSON.parse(document.getElementById('nc-data').textContent);
   const select = document.getElementById('nc-filter');
+  let filtered = false;
   const apply = () => {
+    if (!select.value && !filtered) return;  // nothing hidden, nothing to show
+    filtered = !!select.value;
     const [kind, key] = select.value.split(/:(.*)/s);
     const ids = kind === 'finding' ? new Set(checks[key]) : null;
     const text = (row, col) => (row.querySelector('td.col-' + col) || {}).textContent;
@@ -85,6 +89,16 @@ FILTER_JS = """
   new MutationObserver(apply).observe(document.body, {childList: true});
 })();
 """
+
+
+# Before pytest-html draws its table: in a large run, the passed and skipped rows are drawn
+# only once their outcome is ticked (pytest-html's own filter, kept in the URL).
+PASSED_ROWS_LATER = """<script>
+if (!new URLSearchParams(location.search).has('visible')) {
+  history.replaceState(null, '', '?visible=failed,error,xfailed,xpassed,rerun');
+}
+</script>"""
+LARGE = 500  # rows: above this, passed rows are drawn on demand
 
 
 def script_json(data: object) -> str:
@@ -110,8 +124,11 @@ def findings_html(
             f"<ul>{lines}</ul></details>"
         )
     state = "nc-ok" if verdict_.ok else "nc-bad"
+    later = PASSED_ROWS_LATER if len(records) > LARGE else ""
+    if later:
+        about_html += " Passed and skipped checks are listed once you tick them above the table."
     return (
-        f'<div class="netcheck"><style>{STYLE}</style>'
+        f'<div class="netcheck">{later}<style>{STYLE}</style>'
         f'<p class="nc-verdict {state}">{escape(verdict_.text)}</p>'
         f'<ol class="nc-findings">{items}</ol>'
         f'<div class="nc-columns">{picture_html(records, findings)}<div>'
