@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from netcheck import findings
+from netcheck.plugin import page
 from netcheck.results import NEW_FAILURE, UNCHANGED, Record, tried
 
 PURPOSE = "Microsoft 365 Apps activation"
@@ -205,3 +206,37 @@ def test_hosts_refused_alike_at_a_shared_address_are_one_finding() -> None:
     assert shared_finding.headline == "tcp / connection_refused: 192.0.2.9:443"
     assert shared_finding.hit.startswith("30 destinations: h0.example:443, h1.example:443")
     assert own.headline == "tcp / connection_refused: own.example:443"
+
+
+def test_the_html_escapes_what_the_network_names_and_marks_new_findings() -> None:
+    ca = '<img src=x onerror=alert(1)>"'
+    records = [
+        *failing("a.example", "tls", "tls_interception", evidence={"certificate_issuer": ca}),
+        rec("b.example", outcome="fail", layer="tcp", cause="timeout", change=NEW_FAILURE),
+        rec("ok.example"),
+    ]
+    found = findings.compute(records)
+    verdict = findings.verdict(PURPOSE, records, found)
+    html = page.findings_html(verdict, found, records, "about")
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;&quot;" in html
+    assert html.count('class="nc-new"') == 1  # b.example newly fails
+    assert '<p class="nc-verdict nc-bad">No: ' in html
+    data = html[html.index('id="nc-data">') :].split("</script>")[0]
+    assert "<" not in data.removeprefix('id="nc-data">')  # check ids cannot close the script
+
+
+def test_the_picture_colours_each_layer_by_how_far_the_checks_got() -> None:
+    dropped = rec("d.example", outcome="fail", layer="tcp", cause="timeout")
+    assert page.layer_states(dropped) == {
+        "dns": "pass",
+        "tcp": "fail",
+        "proxy": "none",
+        "tls": "none",
+        "http": "none",
+        "content": "none",
+    }
+    ok = rec("ok.example") | {"phases": {"resolve": 0.1, "connect": 0.1, "tls": 0.1, "http": 0.1}}
+    assert set(page.layer_states(ok).values()) == {"pass", "none"}
+    assert page.layer_states(ok)["content"] == "pass"
+    picture = page.picture_html([ok, dropped], findings.compute([ok, dropped]))
+    assert picture.index("d.example") < picture.index("ok.example")  # problems first
