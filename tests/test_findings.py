@@ -240,3 +240,19 @@ def test_the_picture_colours_each_layer_by_how_far_the_checks_got() -> None:
     assert page.layer_states(ok)["content"] == "pass"
     picture = page.picture_html([ok, dropped], findings.compute([ok, dropped]))
     assert picture.index("d.example") < picture.index("ok.example")  # problems first
+
+
+def test_a_large_run_draws_rows_of_crowded_outcomes_on_demand() -> None:
+    def html(records: list[Record]) -> str:
+        found = findings.compute(records)
+        return page.findings_html(findings.verdict(PURPOSE, records, found), found, records, "")
+
+    passing = [rec(f"p{n}.example") for n in range(page.LARGE)]
+    few = [rec("f.example", outcome="fail", layer="tcp", cause="timeout")]
+    many = [
+        rec(f"f{n}.example", outcome="fail", layer="tcp", cause="timeout")
+        for n in range(page.LARGE + 1)
+    ]
+    assert "history.replaceState" not in html(passing)  # small: pytest-html draws every row
+    assert "?visible=failed,error,xfailed,xpassed'" in html(passing + few)
+    assert "?visible=error'" in html(passing + many)

@@ -45,18 +45,22 @@ INSPECTED = '[profile]\nname = "inspected"\n' + "".join(
         "ols.officeapps.live.com",
     )
 )
-# Measures, once pytest-html has drawn the table, where the verdict and findings end.
+# Measures, once pytest-html has drawn the table, where the verdict and findings end; then
+# follows the first finding's "show" link and counts the rows left in the table.
 MEASURE = """<script>addEventListener('load', () => setTimeout(() => {
   const boxes = [...document.querySelectorAll('.nc-verdict, .nc-finding')];
   document.body.dataset.bottoms = boxes.map((e) => e.getBoundingClientRect().bottom).join(' ');
   document.body.dataset.width = document.documentElement.scrollWidth;
+  document.querySelector('a[data-finding="F1"]').click();
+  const rows = [...document.querySelectorAll('#results-table tbody.results-table-row')];
+  document.body.dataset.shown = rows.filter((r) => r.style.display !== 'none').length;
 }, 200));</script>"""
 
 
 @pytest.fixture(scope="module")
 def runs(lab: Lab) -> dict[str, SuiteRun]:
     with ThreadPoolExecutor(3) as pool:
-        firewall = pool.submit(lab.run, FIREWALL, timeout=2)
+        firewall = pool.submit(lab.run, FIREWALL)
         inspected = pool.submit(lab.run, INSPECTED, f"--proxy={proxy_url(MITM_PROXY)}")
         no_dns = pool.submit(lab.run, None, nameserver=DEAD_NAMESERVER, timeout=2)
         return {
@@ -71,7 +75,9 @@ def test_verdict_and_every_finding_fit_the_first_screen(
     runs: dict[str, SuiteRun], name: str, findings: int, tmp_path: Path
 ) -> None:
     run = runs[name]
-    assert len(run.results["findings"]) == findings, run.output
+    assert len(run.results["findings"]) == findings, [
+        f["headline"] for f in run.results["findings"]
+    ]
     page = tmp_path / "report.html"
     page.write_text(run.html.replace("</body>", f"{MEASURE}</body>"))
     dom = chromium_dom(page, tmp_path / "profile", size=(WIDTH, HEIGHT))
@@ -82,3 +88,5 @@ def test_verdict_and_every_finding_fit_the_first_screen(
     assert len(bottoms) == 1 + findings  # the verdict, then each finding
     assert max(bottoms) <= HEIGHT, bottoms
     assert int(width.group(1)) <= WIDTH
+    shown = re.search(r'data-shown="(\d+)"', dom)
+    assert shown and int(shown.group(1)) == len(run.results["findings"][0]["checks"])

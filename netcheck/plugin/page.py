@@ -15,7 +15,7 @@ from html import escape
 
 from netcheck.findings import LAYERS, SHOWN_IN_FULL, Finding, Verdict, some
 from netcheck.plugin.sites import Matrix, Site, verdict
-from netcheck.results import Baseline, Diff, Record, host_port
+from netcheck.results import FAILING, Baseline, Diff, Record, host_port
 
 PICTURE_ROWS = 40  # destinations drawn; the failing ones first
 PHASE_LAYERS = {"resolve": "dns", "connect": "tcp", "proxy": "proxy", "tls": "tls", "http": "http"}
@@ -81,9 +81,14 @@ FILTER_JS = """
       row.style.display = show ? '' : 'none';
     });
   };
-  select.addEventListener('change', apply);
+  const reveal = () => ['failed', 'xfailed', 'error'].forEach((outcome) => {
+    const box = document.querySelector(`input[data-test-result="${outcome}"]`);
+    if (box && !box.checked && !box.disabled) box.click();  // pytest-html draws those rows
+  });
+  select.addEventListener('change', () => { reveal(); apply(); });
   document.querySelectorAll('a[data-finding]').forEach((a) => a.addEventListener('click', () => {
     select.value = 'finding:' + a.dataset.finding;
+    reveal();
     apply();
   }));
   new MutationObserver(apply).observe(document.body, {childList: true});
@@ -91,14 +96,15 @@ FILTER_JS = """
 """
 
 
-# Before pytest-html draws its table: in a large run, the passed and skipped rows are drawn
-# only once their outcome is ticked (pytest-html's own filter, kept in the URL).
-PASSED_ROWS_LATER = """<script>
+# Before pytest-html draws its table (about 1 ms a row): in a large run, only the rows of
+# outcomes with few rows are drawn at first; the others once their box is ticked, as
+# pytest-html's own filter does (it keeps the choice in the URL).
+ROWS_LATER = """<script>
 if (!new URLSearchParams(location.search).has('visible')) {
-  history.replaceState(null, '', '?visible=failed,error,xfailed,xpassed,rerun');
+  history.replaceState(null, '', '?visible=%s');
 }
 </script>"""
-LARGE = 500  # rows: above this, passed rows are drawn on demand
+LARGE = 500  # rows: in a larger run, outcomes with more rows than this are drawn on demand
 
 
 def script_json(data: object) -> str:
@@ -124,9 +130,11 @@ def findings_html(
             f"<ul>{lines}</ul></details>"
         )
     state = "nc-ok" if verdict_.ok else "nc-bad"
-    later = PASSED_ROWS_LATER if len(records) > LARGE else ""
-    if later:
-        about_html += " Passed and skipped checks are listed once you tick them above the table."
+    later = ""
+    if len(records) > LARGE:
+        failing = sum(r["outcome"] in FAILING for r in records)
+        later = ROWS_LATER % ("failed,error,xfailed,xpassed" if failing <= LARGE else "error")
+        about_html += " This run is large: tick an outcome above the table to list its checks."
     return (
         f'<div class="netcheck">{later}<style>{STYLE}</style>'
         f'<p class="nc-verdict {state}">{escape(verdict_.text)}</p>'
@@ -217,7 +225,8 @@ def filter_html(findings: list[Finding], records: list[Record]) -> str:
     html_options = "".join(
         f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in options
     )
-    checks = {f.id: f.checks for f in findings}
+    # pytest-html names each row (its tbody's id) by the test cell's HTML: ours, the test name
+    checks = {f.id: [escape(c.rpartition("::")[2]) for c in f.checks] for f in findings}
     return (
         f'<div class="nc-filter"><label>Show in the table below: <select id="nc-filter">'
         f"{html_options}</select></label>"

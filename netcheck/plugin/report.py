@@ -111,7 +111,7 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     rec = getattr(report, "netcheck", None) or {}
-    name = report.nodeid.rpartition("::")[2]
+    name = report.nodeid.rpartition("::")[2]  # the filter (netcheck.plugin.page) relies on it
     cells[1] = f'<td class="col-testId" title="{escape(report.nodeid)}">{escape(name)}</td>'
     values = {c: rec.get(c) or "" for c in COLUMNS}
     if not values["address"] and rec.get("tried"):  # refused, timed out: what was tried
