@@ -22,7 +22,9 @@ PHASE_LAYERS = {"resolve": "dns", "connect": "tcp", "proxy": "proxy", "tls": "tl
 STATES = ("fail", "warn", "pass", "none")  # worst first
 STYLE = """
 body {display: flex; flex-direction: column; color: #333}
-body > * {order: 1} #environment-header, #environment {order: 2} footer {order: 3}
+.summary {display: contents} .summary > * {flex: none} .summary__spacer {display: none}
+body > *, .summary > * {order: 1} .additional-summary.postfix {order: 2}
+#environment-header, #environment {order: 3} footer {order: 4}
 .summary__data > h2, p.filter {display: none}
 #results-table {table-layout: fixed; color: #333}
 #results-table tbody {content-visibility: auto; contain-intrinsic-size: auto 30px}

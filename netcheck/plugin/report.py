@@ -143,10 +143,17 @@ def evidence_html(result: Result) -> str:
     rows = [("detail", result.detail)]
     rows += [(k, v) for k, v in result.evidence.items() if k not in CERTIFICATE_BLOBS]
     rows += [(f"time {phase}", f"{s * 1000:.0f} ms") for phase, s in result.phases.items()]
-    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{_value(k, v)}</td></tr>" for k, v in rows)
     advice = advice_for(result.check, result.cause) if not result.passed else ""
     fix = f"<p><b>What to do:</b> {escape(advice)}</p>" if advice else ""
     return f'<div class="netcheck">{fix}<table>{table}</table></div>'
+
+
+def _value(key: str, value: str) -> str:
+    """An evidence value as HTML; a certificate's fingerprint links to its names and chain."""
+    if key == "certificate_sha256":
+        return f'<a href="#cert-{escape(value)}">{escape(value)}</a>'
+    return escape(value)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
