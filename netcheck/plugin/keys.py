@@ -15,7 +15,8 @@ ENGINE = pytest.StashKey["Engine"]()
 SYSTEM_PROXY = pytest.StashKey[dict[str, str]]()  # Windows' proxy settings, as report rows
 RESULT = pytest.StashKey["Result"]()  # on an item: its check's Result
 RECORD = pytest.StashKey[dict[str, Any]]()  # on an item: its check's record
-HTML_REPORT = pytest.StashKey[tuple["Path", "Path"]]()  # the report's path, pytest-html's draft
+# The HTML report's path and pytest-html's draft of it (None once kept after a failed write)
+HTML_REPORT = pytest.StashKey[tuple["Path", "Path | None"]]()
 
 
 class NetcheckWarning(UserWarning):

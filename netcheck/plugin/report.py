@@ -166,6 +166,7 @@ def pytest_sessionfinish(session: pytest.Session) -> object:
     if HTML_REPORT not in config.stash or recorder is None:  # an xdist worker
         return outcome
     final, scratch = config.stash[HTML_REPORT]
+    assert scratch is not None
     for plugin in config.pluginmanager.get_plugins():  # its terminal line names the scratch
         if isinstance(plugin, BaseReport):
             config.pluginmanager.unregister(plugin)
@@ -178,6 +179,11 @@ def pytest_sessionfinish(session: pytest.Session) -> object:
         except OSError as exc:
             line, failed = f"could not write the HTML report {final}: {exc} (kept: {scratch})", True
     recorder.messages.append((line, failed))
-    if not failed:
-        shutil.rmtree(scratch.parent, ignore_errors=True)
+    if failed:  # the report stays where it was drafted, as the line says
+        config.stash[HTML_REPORT] = (final, None)
     return outcome
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (scratch := config.stash.get(HTML_REPORT, (None, None))[1]) is not None:
+        shutil.rmtree(scratch.parent, ignore_errors=True)
