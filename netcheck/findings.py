@@ -184,7 +184,7 @@ def _by_address(groups: dict[tuple, _Group]) -> dict[tuple, _Group]:
         owner.update(dict.fromkeys(addresses, into))
     out = {}
     for key, group in merged.items():
-        if key[2] == "host" and len(group.hosts) > 1:
+        if key[2] == "host" and len({host_port(r["target"])[0] for r in group.records}) > 1:
             key = (
                 *key[:2],
                 "address",
@@ -211,7 +211,6 @@ def _everything(layer: str, rec: Record, resolvers: Mapping[str | None, str]) ->
 def _finding(key: tuple, group: _Group) -> Finding:
     layer, cause, about, subject = key
     first = group.records[0]
-    advice = advice_for(first["check"], ADVICE_AT.get((layer, cause), cause))
     return Finding(
         id="",
         severity=min((_severity(r) for r in group.records), key=SEVERITIES.index),
@@ -222,11 +221,18 @@ def _finding(key: tuple, group: _Group) -> Finding:
         hosts=list(group.hosts),
         tried=list(group.tried),
         detail=first["detail"] or "",
-        advice=INTERNAL_ADVICE if (layer, cause) == INTERNAL else advice,
+        advice=advice(first["check"], layer, cause),
         new=any(r["change"] in (NEW_FAILURE, CAUSE_CHANGED) for r in group.records),
         sites=list(group.sites),
         checks=[r["id"] for r in group.records],
     )
+
+
+def advice(check: str, layer: str | None, cause: str | None) -> str:
+    """What to do about a failure, once: netcheck.advice's, for the cause meant at `layer`."""
+    if (layer, cause) == INTERNAL:
+        return INTERNAL_ADVICE
+    return advice_for(check, ADVICE_AT.get((layer or "", cause or ""), cause))
 
 
 def _order(f: Finding) -> tuple:

@@ -256,3 +256,27 @@ def test_a_large_run_draws_rows_of_crowded_outcomes_on_demand() -> None:
     assert "history.replaceState" not in html(passing)  # small: pytest-html draws every row
     assert "?visible=failed,error,xfailed,xpassed'" in html(passing + few)
     assert "?visible=error'" in html(passing + many)
+
+
+def test_one_host_refused_on_two_ports_stays_a_finding_about_the_host() -> None:
+    records = [
+        rec(
+            "crl.example",
+            outcome="fail",
+            layer="tcp",
+            cause="connection_refused",
+            tried=["192.0.2.8:443 connection_refused"],
+        ),
+        rec(
+            "crl.example",
+            "crl",
+            outcome="fail",
+            layer="tcp",
+            cause="connection_refused",
+            scheme="http",
+            tried=["192.0.2.8:80 connection_refused"],
+        ),
+        rec("ok.example"),
+    ]
+    (only,) = findings.compute(records)
+    assert only.headline == "tcp / connection_refused: crl.example:443, crl.example:80"

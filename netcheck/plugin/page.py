@@ -192,7 +192,7 @@ def picture_html(records: Iterable[Record], findings: list[Finding]) -> str:
             ids[name][fid] = None
     if not rows:
         return ""
-    order = sorted(rows, key=lambda n: (not ids[n], min(ids[n], key=_fnum, default=""), n))
+    order = sorted(rows, key=lambda n: (not ids[n], min(map(_fnum, ids[n]), default=0), n))
     shown = order[:PICTURE_ROWS]
     head = "".join(f"<th>{layer}</th>" for layer in LAYERS)
     body = "".join(

@@ -19,7 +19,7 @@ import pytest
 from pytest_html import extras
 from pytest_html.basereport import BaseReport
 
-from netcheck.advice import advice_for
+from netcheck import findings
 from netcheck.plugin import page
 from netcheck.plugin.keys import HTML_REPORT, RESULT, SETTINGS, SYSTEM_PROXY
 from netcheck.result import Result
@@ -144,7 +144,8 @@ def evidence_html(result: Result) -> str:
     rows += [(k, v) for k, v in result.evidence.items() if k not in CERTIFICATE_BLOBS]
     rows += [(f"time {phase}", f"{s * 1000:.0f} ms") for phase, s in result.phases.items()]
     table = "".join(f"<tr><th>{escape(k)}</th><td>{_value(k, v)}</td></tr>" for k, v in rows)
-    advice = advice_for(result.check, result.cause) if not result.passed else ""
+    layer = result.layer.value if result.layer else None
+    advice = findings.advice(result.check, layer, result.cause) if not result.passed else ""
     fix = f"<p><b>What to do:</b> {escape(advice)}</p>" if advice else ""
     return f'<div class="netcheck">{fix}<table>{table}</table></div>'
 
