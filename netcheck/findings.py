@@ -65,7 +65,7 @@ class Finding:
         """The destinations, when the headline names something they share."""
         if self.about in ("name", "host"):
             return ""
-        return f"{_count(len(self.hosts), 'destination')}: {some(self.hosts, 12)}"
+        return f"{plural(len(self.hosts), 'destination')}: {some(self.hosts, 12)}"
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "headline": self.headline, "hit": self.hit}
@@ -252,21 +252,22 @@ def verdict(purpose: str, records: Iterable[Record], findings: list[Finding]) ->
     optional = [f for f in findings if f.severity == "optional"]
     tested = sum(r["outcome"] != "skip" for r in records)
     if not tested:
-        return Verdict(False, f"Not known: no check was made ({_count(len(records), 'skipped')}).")
-    others = f"; {_count(len(optional), 'optional problem')} besides" if optional else ""
+        return Verdict(False, f"Not known: no check was made ({plural(len(records), 'skipped')}).")
+    others = f"; {plural(len(optional), 'optional problem')} besides" if optional else ""
     if blocking:
         failed = sum(len(f.checks) for f in blocking)
         return Verdict(
             False,
-            f"No: {purpose} is blocked from here by {_count(len(blocking), 'problem')} "
-            f"({_count(failed, 'failed check')}){others}.",
+            f"No: {purpose} is blocked from here by {plural(len(blocking), 'problem')} "
+            f"({plural(failed, 'failed check')}){others}.",
         )
     return Verdict(
-        True, f"Yes: nothing blocks {purpose} from here ({_count(tested, 'check')} made{others})."
+        True, f"Yes: nothing blocks {purpose} from here ({plural(tested, 'check')} made{others})."
     )
 
 
-def _count(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
+    """`1 check`, `2 checks`, `3 skipped`."""
     return f"{n} {noun}{'' if n == 1 or noun.endswith('ed') else 's'}"
 
 

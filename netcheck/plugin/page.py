@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from html import escape
 
-from netcheck.findings import LAYERS, SHOWN_IN_FULL, Finding, Verdict, some
+from netcheck.findings import LAYERS, SHOWN_IN_FULL, Finding, Verdict, plural, some
 from netcheck.plugin.sites import Matrix, Site, verdict
 from netcheck.results import FAILING, Baseline, Diff, Record, host_port
 
@@ -148,8 +148,8 @@ def findings_html(
 
 def _finding_html(f: Finding) -> str:
     new = ' <span class="nc-new">new</span>' if f.new else ""
-    n = len(f.checks)
-    show = f'<a href="#results-table" data-finding="{f.id}">show {n} check{"s" * (n != 1)}</a>'
+    checks = plural(len(f.checks), "check")
+    show = f'<a href="#results-table" data-finding="{f.id}">show {checks}</a>'
     tried = f'<p class="nc-tried">tried {escape(some(f.tried, 12))}</p>' if f.tried else ""
     hit = f'<p class="nc-tried">{escape(f.hit)}</p>' if f.hit else ""
     fix = f"<p><b>Fix:</b> {escape(f.advice)}</p>" if f.advice else ""

@@ -175,7 +175,7 @@ class Recorder:
                         )
                     )
             names = [c.rpartition("::")[2] for c in f.checks]
-            tr.line(f"   {len(names)} checks: {findings.some(names, SHOWN)}")
+            tr.line(f"   {findings.plural(len(names), 'check')}: {findings.some(names, SHOWN)}")
         if (more := len(self.findings) - findings.SHOWN_IN_FULL) > 0:
             tr.line(f"... and {more} more findings: see the HTML report or the results file")
 
