@@ -115,19 +115,25 @@ def test_runs_that_test_nothing_keep_the_last_report(tmp_path: Path) -> None:
     html, results = tmp_path / "report.html", tmp_path / "results.json"
     html.write_text("last report")
     results.write_text("last results")
-    outputs = (f"--html={html}", f"--results={results}")
-    with ThreadPoolExecutor(2) as pool:
-        procs = list(
-            pool.map(
-                lambda args: pytest_run(*outputs, *args),
-                [("--collect-only", "-q"), ("-k", "no-such-check", "-q")],
-            )
+    broken = tmp_path / "test_broken.py"
+    broken.write_text("import no_such_module\n")
+    outputs = (f"--html={html}", f"--results={results}", "-q")
+    with ThreadPoolExecutor(3) as pool:
+        collect_only, none_selected, collect_error = pool.map(
+            lambda args: pytest_run(*outputs, *args),
+            [
+                ("--collect-only",),
+                ("-k", "no-such-check"),
+                (str(broken), f"--endpoints={REPO / 'endpoints.toml'}"),
+            ],
         )
-    for proc in procs:
-        assert proc.returncode in (0, 5), proc.stdout + proc.stderr
-        assert f"netcheck: no check ran: {html} kept as it was" in proc.stdout
+    for proc in (collect_only, none_selected, collect_error):
+        assert f"netcheck: no check ran: {html} kept as it was" in proc.stdout, proc.stdout
+    assert (collect_only.returncode, none_selected.returncode) == (0, 5)
+    # pytest's failure blocks give way to the findings, not its collection errors
+    assert "ModuleNotFoundError: No module named 'no_such_module'" in collect_error.stdout
     assert html.read_text() == "last report" and results.read_text() == "last results"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "results.json"]
+    assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left behind
 
 
 def test_a_failed_write_is_one_line_and_keeps_the_exit_status(lab: Lab, tmp_path: Path) -> None:

@@ -35,14 +35,16 @@ def netcheck_version() -> str:
         return "unknown"
 
 
-def quiet_tracebacks(config: pytest.Config) -> None:
+def quiet_tracebacks(config: pytest.Config) -> bool:
     """netcheck's findings replace pytest's block per failed test (whose summary rescans
     every report for each failure) unless --tb was given: on the command line, in
-    PYTEST_ADDOPTS or in the ini file's addopts."""
+    PYTEST_ADDOPTS or in the ini file's addopts. Whether it did."""
     given = [*config.invocation_params.args, *config.getini("addopts")]
     given += shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
-    if not any(str(arg).startswith("--tb") for arg in given):
-        config.option.tbstyle = "no"
+    if any(str(arg).startswith("--tb") for arg in given):
+        return False
+    config.option.tbstyle = "no"
+    return True
 
 
 class Recorder:
@@ -54,7 +56,7 @@ class Recorder:
         self.ran = 0  # tests that ran (netcheck's or not): none, and no file is replaced
         self.findings: list[findings.Finding] = []
         self.messages: list[tuple[str, bool]] = []  # (line, is an error) for the terminal
-        quiet_tracebacks(config)
+        self.quiet = quiet_tracebacks(config)  # errors are then shown here (errors())
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.ran += report.when == "setup"
@@ -133,6 +135,8 @@ class Recorder:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter
+        if self.quiet:
+            self.errors(tr)
         if self.tested() and self.records:
             self._findings(tr)
         if sites := self.sites():
@@ -153,6 +157,15 @@ class Recorder:
             tr.line(diff.summary())
         for line, error in self.messages:
             tr.line(f"netcheck: {line}", red=error, bold=error)
+
+    def errors(self, tr: Any) -> None:
+        """What --tb=no would hide but is no network finding: collection errors, errors
+        in a test's setup or teardown (a bug), with their tracebacks."""
+        if reports := tr.stats.get("error", []):
+            tr.section("ERRORS")
+            for rep in reports:
+                tr.write_sep("_", f"ERROR at {rep.when} of {rep.nodeid}", red=True)
+                rep.toterminal(tr._tw)
 
     def _findings(self, tr: Any) -> None:
         """The verdict, then one block per finding: what, the fix, the checks it explains."""
