@@ -174,7 +174,7 @@ def pytest_sessionfinish(session: pytest.Session) -> object:
     line, failed = f"HTML report: {final}", False
     if not recorder.tested():
         line = f"no check ran: {final} kept as it was"
-    elif scratch.exists():
+    else:
         try:
             write_atomically(final, scratch.read_text(encoding="utf-8"))
         except OSError as exc:
