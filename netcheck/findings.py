@@ -250,10 +250,16 @@ def verdict(purpose: str, records: Iterable[Record], findings: list[Finding]) ->
     records = list(records)
     blocking = [f for f in findings if f.severity == "blocking"]
     optional = [f for f in findings if f.severity == "optional"]
+    warnings = [f for f in findings if f.severity == "warning"]
     tested = sum(r["outcome"] != "skip" for r in records)
     if not tested:
         return Verdict(False, f"Not known: no check was made ({plural(len(records), 'skipped')}).")
-    others = f"; {plural(len(optional), 'optional problem')} besides" if optional else ""
+    extras = [
+        plural(len(some), what)
+        for some, what in ((optional, "optional problem"), (warnings, "warning"))
+        if some
+    ]
+    others = f"; also {' and '.join(extras)}" if extras else ""
     if blocking:
         failed = sum(len(f.checks) for f in blocking)
         return Verdict(
@@ -262,7 +268,7 @@ def verdict(purpose: str, records: Iterable[Record], findings: list[Finding]) ->
             f"({plural(failed, 'failed check')}){others}.",
         )
     return Verdict(
-        True, f"Yes: nothing blocks {purpose} from here ({plural(tested, 'check')} made{others})."
+        True, f"Yes: nothing blocks {purpose} from here ({plural(tested, 'check')} made){others}."
     )
 
 

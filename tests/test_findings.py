@@ -136,11 +136,11 @@ def test_required_problems_come_first_and_optional_ones_do_not_block() -> None:
     text = findings.verdict(PURPOSE, records, found).text
     assert text == (
         f"No: {PURPOSE} is blocked from here by 1 problem (3 failed checks); "
-        "1 optional problem besides."
+        "also 1 optional problem and 1 warning."
     )
     ok = findings.verdict(PURPOSE, records[:1], findings.compute(records[:1]))
     assert ok.ok and ok.text == (
-        f"Yes: nothing blocks {PURPOSE} from here (1 check made; 1 optional problem besides)."
+        f"Yes: nothing blocks {PURPOSE} from here (1 check made); also 1 optional problem."
     )
     assert findings.verdict(PURPOSE, [rec("x", outcome="skip")], []).text.startswith("Not known")
 
