@@ -10,6 +10,7 @@ path (site and proxy) got past its layer is machine-wide: one finding about "eve
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -115,6 +116,14 @@ def _subject(rec: Record) -> tuple[str, str]:
     return ("name" if layer == "dns" else "host"), host_port(rec["target"])[0] or _destination(rec)
 
 
+def _failed_attempt(tried: str) -> str:
+    """`198.51.100.7:443 timeout after 250 ms` as `198.51.100.7:443 timeout`; "" for an
+    attempt that connected (the checks of one finding differ in their timings only)."""
+    address, _, outcome = tried.partition(" ")
+    outcome = re.split(r" (?:after|in) \d", outcome)[0]
+    return "" if outcome.startswith("connected") else f"{address} {outcome}".strip()
+
+
 def _path(rec: Record) -> tuple[str | None, str | None]:
     return rec["site"], rec["proxy"]
 
@@ -157,7 +166,7 @@ def compute(
         group = groups[(layer, cause, about, subject)]
         group.records.append(rec)
         group.hosts[_destination(rec)] = None
-        group.tried.update(dict.fromkeys(t for t in rec["tried"] if not t.endswith(" connected")))
+        group.tried.update(dict.fromkeys(a for t in rec["tried"] if (a := _failed_attempt(t))))
         if rec["site"]:
             group.sites[rec["site"]] = None
     findings = [_finding(key, group) for key, group in _by_address(groups).items()]
@@ -174,7 +183,7 @@ def _by_address(groups: dict[tuple, _Group]) -> dict[tuple, _Group]:
     owner: dict[tuple, tuple] = {}  # (layer, cause, address) -> key in merged
     for key, group in groups.items():
         layer, cause, about, _ = key
-        addresses = {(layer, cause, t.rpartition(" ")[0]) for t in group.tried}
+        addresses = {(layer, cause, t.partition(" ")[0]) for t in group.tried}
         into = next((owner[a] for a in addresses if a in owner), None)
         if layer != "tcp" or about != "host" or into is None:
             into = key
@@ -188,7 +197,7 @@ def _by_address(groups: dict[tuple, _Group]) -> dict[tuple, _Group]:
             key = (
                 *key[:2],
                 "address",
-                some(sorted({t.rpartition(" ")[0] for t in group.tried}), 4),
+                some(sorted({t.partition(" ")[0] for t in group.tried}), 4),
             )
         out[key] = group
     return out

@@ -187,7 +187,7 @@ def test_tried_comes_from_attempts_else_from_connect_items() -> None:
 
 
 def test_hosts_refused_alike_at_a_shared_address_are_one_finding() -> None:
-    shared = ["192.0.2.9:443 connection_refused"]
+    shared = ["192.0.2.9:443 connection_refused after 2 ms", "192.0.2.10:443 connected in 1 ms"]
     records = [
         r
         for n in range(30)
@@ -204,6 +204,7 @@ def test_hosts_refused_alike_at_a_shared_address_are_one_finding() -> None:
         90,
     )
     assert shared_finding.headline == "tcp / connection_refused: 192.0.2.9:443"
+    assert shared_finding.tried == ["192.0.2.9:443 connection_refused"]  # timings dropped
     assert shared_finding.hit.startswith("30 destinations: h0.example:443, h1.example:443")
     assert own.headline == "tcp / connection_refused: own.example:443"
 
