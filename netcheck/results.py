@@ -8,19 +8,23 @@ The schema is documented in docs/results-schema.md; bump VERSION on incompatible
 
 from __future__ import annotations
 
-import json
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from netcheck.result import Result
 
 if TYPE_CHECKING:
     from netcheck.baseline import Baseline
 
-SCHEMA, VERSION = "netcheck-results", 1
+SCHEMA, VERSION = "netcheck-results", 2
+# Certificate evidence too bulky to repeat per record: kept once per certificate (by SHA-256).
+CERTIFICATE_BLOBS = ("certificate_san", "certificate_chain")
 FAILING = ("fail", "error")
 PASSING = ("pass", "warn")  # a warning is a pass with a finding (Result.passed)
 
@@ -39,12 +43,16 @@ def record(
     never ran (skipped before probing: a wildcard without probe host, no domain given)."""
     evidence = dict(result.evidence) if result else {}
     addresses = evidence.get("addresses", "")
+    certificate = {
+        k.removeprefix("certificate_"): evidence.pop(k) for k in CERTIFICATE_BLOBS if k in evidence
+    }
+    target_text = getattr(target, "url", None) or getattr(target, "name", None)
     return {
         "id": nodeid,
         "site": site,
         "check": kind,
         "endpoint": getattr(target, "id", None),
-        "target": getattr(target, "url", None) or getattr(target, "name", None),
+        "target": target_text,
         "pattern": getattr(target, "pattern", "") or None,
         "category": getattr(target, "category", None),
         "service_area": getattr(target, "service_area", "") or None,
@@ -53,16 +61,52 @@ def record(
         "layer": result.layer.value if result and result.layer else None,
         "cause": result.cause if result else None,
         "detail": result.detail if result else None,
+        "advice": (result.advice or None) if result and not result.outcome == "pass" else None,
         "probe_time": round(result.elapsed, 3) if result else None,
         "phases": {k: round(v, 4) for k, v in result.phases.items()} if result else {},
         "addresses": [a for a in addresses.split(", ") if a and a != "none"],
         "address": evidence.get("address"),
+        "tried": tried(evidence, target_text),
         "proxy": evidence.get("proxy"),
         "evidence": evidence,
+        # SANs and chain, written once per certificate in the file's `certificates` table
+        "certificate": certificate or None,
         "test_outcome": None,  # filled in from pytest's reports
         "change": None,
         "baseline": None,
+        "finding": None,  # the id of the finding that explains this check (netcheck.findings)
     }
+
+
+def host_port(target: str | None) -> tuple[str, int | None]:
+    """The host and port a target URL names; a DNS name or domain is its own host."""
+    if not target or "://" not in target:
+        return target or "", None
+    parts = urlsplit(target)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def address_port(address: str, port: int | str | None) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def tried(evidence: dict[str, str], target: str | None) -> list[str]:
+    """Each address:port a check tried and what became of it (`198.51.100.7:443 timeout`),
+    from the probe's `attempts` evidence, else from its `connect <address>` items (the
+    port: the proxy's, through a proxy, else the target's)."""
+    if attempts := evidence.get("attempts"):
+        return [a.strip() for a in attempts.split(";") if a.strip()]
+    proxy = evidence.get("proxy")
+    port = host_port(proxy)[1] if proxy else host_port(target)[1]
+    out = [
+        f"{address_port(k.removeprefix('connect '), port)} {v}"
+        for k, v in evidence.items()
+        if k.startswith("connect ")
+    ]
+    if connected := evidence.get("address"):
+        address, _, at = connected.partition(" port ")
+        out.append(f"{address_port(address, at or port)} connected")
+    return out
 
 
 def key(rec: Record) -> Key:
@@ -76,6 +120,7 @@ def junit_properties(rec: Record) -> list[tuple[str, str]]:
     names += ("outcome", "layer", "cause", "detail", "probe_time", "address", "proxy")
     props = [(n, "" if rec[n] is None else str(rec[n])) for n in names]
     props.append(("addresses", ", ".join(rec["addresses"])))
+    props.append(("tried", "; ".join(rec["tried"])))
     props += [(f"time_{phase}", f"{seconds:.4f}") for phase, seconds in rec["phases"].items()]
     if rec["change"]:
         props.append(("change", rec["change"]))
@@ -157,14 +202,38 @@ def _name(rec: Record) -> str:
     return f"{site}{rec['check']} {rec['endpoint']} [{required}]"
 
 
-def write(path: Path, head: dict[str, Any], records: list[Record]) -> None:
+def certificates(records: Iterable[Record]) -> dict[str, dict[str, str]]:
+    """Each certificate's bulky evidence once, by its SHA-256."""
+    return {
+        r["evidence"]["certificate_sha256"]: r["certificate"]
+        for r in records
+        if r["certificate"] and "certificate_sha256" in r["evidence"]
+    }
+
+
+def document(head: dict[str, Any], records: list[Record]) -> dict[str, Any]:
+    """The results file's content: `head` (run facts, findings) and the records, whose
+    certificates are written once in `certificates` and named by SHA-256 in each record."""
     counts = Counter(r["test_outcome"] for r in records)
-    data = {
+    return {
         "schema": SCHEMA,
         "version": VERSION,
         **head,
         "summary": dict(sorted(counts.items())),
-        "results": records,
+        "certificates": certificates(records),
+        "results": [{**r, "certificate": r["evidence"].get("certificate_sha256")} for r in records],
     }
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: a temporary file in the same directory,
+    renamed over it, so a reader never sees half a file. Raises OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

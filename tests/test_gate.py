@@ -130,11 +130,14 @@ def test_results_file_holds_one_record_per_check(optional: SuiteRun) -> None:
         "phases": {},
         "addresses": [REFUSED],
         "address": None,
+        "tried": [f"{REFUSED}:443 connection_refused"],
         "proxy": None,
         "evidence": {},
+        "certificate": None,
         "test_outcome": "xfailed",
         "change": None,
         "baseline": None,
+        "finding": "F1",
     }
     assert set(refused["phases"]) == {"resolve", "connect"}
     ok = by_id["test_firewall[ok.netcheck.test]"]
@@ -315,10 +318,12 @@ def test_fail_on_new_required_failures_needs_a_baseline() -> None:
 
 def test_schema_document_lists_every_field(optional: SuiteRun) -> None:
     doc = (REPO / "docs" / "results-schema.md").read_text()
-    top, record = doc.split("## A record")
+    top, finding, record = re.split(r"^## A (?:finding|record)$", doc, flags=re.MULTILINE)
 
     def fields(section: str) -> set[str]:
-        return set(re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE))
+        cells = re.findall(r"^\| ((?:`\w+`(?:, )?)+) \|", section, re.MULTILINE)
+        return {name for cell in cells for name in re.findall(r"`(\w+)`", cell)}
 
     assert fields(top) == set(optional.results)
+    assert fields(finding) == set(optional.results["findings"][0])
     assert fields(record) == set(optional.results["results"][0])

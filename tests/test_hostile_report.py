@@ -90,7 +90,7 @@ def test_payloads_reach_the_report_through_every_channel(hostile: SuiteRun) -> N
     assert "s3cret-Pa55" not in hostile.html + hostile.junit + hostile.output
 
 
-def chromium_dom(page: Path, profile_dir: Path) -> str:
+def chromium_dom(page: Path, profile_dir: Path, size: tuple[int, int] = (1400, 900)) -> str:
     """The DOM after the page's scripts ran, as headless Chromium serializes it."""
     browser = shutil.which("chromium")
     if browser is None:
@@ -105,6 +105,7 @@ def chromium_dom(page: Path, profile_dir: Path) -> str:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={profile_dir}",
+        f"--window-size={size[0]},{size[1]}",
         "--virtual-time-budget=5000",  # let onload and onerror handlers run
         "--dump-dom",
         page.as_uri(),

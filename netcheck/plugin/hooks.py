@@ -30,10 +30,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    if config.pluginmanager.hasplugin("html"):
-        report.configure(config)
-        config.pluginmanager.register(report, "netcheck.report")
     config.stash[SETTINGS] = settings.read(config)
+    if config.pluginmanager.hasplugin("html"):  # after settings: results.json's default path
+        report.configure(config)  # is the HTML report's directory, as the user gave it
+        config.pluginmanager.register(report, "netcheck.report")
     config.stash[SYSTEM_PROXY] = {}
     worker = hasattr(config, "workerinput")
     if sites.distributed(config) and not config.option.collectonly:  # each gateway: a site
@@ -204,14 +204,21 @@ def _record(item: pytest.Item) -> results.Record | None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
-    """A failed check reads as its explanation, not as a Python assertion; a failure the
-    gate tolerates (optional, or known from the baseline) is reported as xfail."""
+    """A failed check reads as its explanation, not as a Python assertion (pytest never
+    formats its traceback); a failure the gate tolerates (optional, or known from the
+    baseline) is reported as xfail."""
     rec = _record(item)
-    report: pytest.TestReport = yield
     result = item.stash.get(RESULT, None)
-    if result and report.when == "call" and report.failed and not result.passed:
-        report.longrepr = result.explain()
-        if rec and (reason := gate.tolerated(item.config.stash[SETTINGS].fail_on, rec)):
+    failed = result is not None and not result.passed and call.excinfo is not None
+    if failed and call.when == "call" and call.excinfo.errisinstance(AssertionError):
+        try:
+            pytest.fail(result.explain(), pytrace=False)
+        except pytest.fail.Exception:
+            call.excinfo = pytest.ExceptionInfo.from_current()
+    report: pytest.TestReport = yield
+    fail_on = item.config.stash[SETTINGS].fail_on
+    if failed and report.when == "call" and report.failed and rec:  # noqa: SIM102
+        if reason := gate.tolerated(fail_on, rec):
             report.outcome, report.wasxfail = "skipped", reason
     if rec:
         report.netcheck = rec  # type: ignore[attr-defined]  # travels to the xdist controller

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    pass
+    from pathlib import Path
 
 SETTINGS = pytest.StashKey["Settings"]()
 ENGINE = pytest.StashKey["Engine"]()
 SYSTEM_PROXY = pytest.StashKey[dict[str, str]]()  # Windows' proxy settings, as report rows
 RESULT = pytest.StashKey["Result"]()  # on an item: its check's Result
 RECORD = pytest.StashKey[dict[str, Any]]()  # on an item: its check's record
+# The HTML report's path and pytest-html's draft of it (None once kept after a failed write)
+HTML_REPORT = pytest.StashKey[tuple["Path", "Path | None"]]()
 
 
 class NetcheckWarning(UserWarning):

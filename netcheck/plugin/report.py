@@ -1,31 +1,30 @@
-"""pytest-html integration: default report path, environment rows, columns, evidence.
+"""pytest-html integration: the report's path, environment rows, columns, evidence, and
+netcheck's findings on top (netcheck.plugin.page).
 
 pytest-html inserts cells and environment values as raw HTML: everything that comes from
-a profile or from the network is escaped here.
+a profile or from the network is escaped here. pytest-html writes into a private temporary
+directory; at the end of a run that tested something, the report replaces the one at the
+chosen path in one step (a run that tests nothing keeps the last report).
 """
 
 from __future__ import annotations
 
 import platform
+import shutil
+import tempfile
 from html import escape
+from pathlib import Path
 
 import pytest
 from pytest_html import extras
+from pytest_html.basereport import BaseReport
 
-from netcheck.advice import advice_for
-from netcheck.baseline import Baseline
-from netcheck.plugin.keys import RESULT, SETTINGS, SYSTEM_PROXY
-from netcheck.plugin.sites import Matrix, Site, verdict
+from netcheck.plugin import page
+from netcheck.plugin.keys import HTML_REPORT, RESULT, SETTINGS, SYSTEM_PROXY
 from netcheck.result import Result
-from netcheck.results import Diff
+from netcheck.results import CERTIFICATE_BLOBS, certificates, write_atomically
 
-COLUMNS = ("check", "endpoint", "layer", "cause", "address", "proxy", "probe_time")
-MATRIX_CSS = (
-    ".netcheck-matrix td, .netcheck-matrix th {border: 1px solid #ccc; padding: 2px 6px}"
-    " .netcheck-failed, .netcheck-error, .netcheck-site-error {color: #b00}"
-    " .netcheck-xfailed {color: #a60} .netcheck-not-run, .netcheck-skipped {color: #777}"
-    " .netcheck-site-about {font-weight: normal; font-size: smaller}"
-)
+COLUMNS = ("check", "layer", "cause", "address", "proxy", "probe_time")
 
 
 def configure(config: pytest.Config) -> None:
@@ -33,9 +32,13 @@ def configure(config: pytest.Config) -> None:
 
     Self-contained always: reports travel by mail and ticket attachments.
     """
-    if not config.option.htmlpath:
-        config.option.htmlpath = str(config.rootpath / "reports" / "report.html")
+    final = Path(config.option.htmlpath or config.rootpath / "reports" / "report.html")
     config.option.self_contained_html = True
+    if hasattr(config, "workerinput"):  # an xdist worker writes no report
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="netcheck-report-"))
+    config.stash[HTML_REPORT] = (final.absolute(), scratch / final.name)
+    config.option.htmlpath = str(scratch / final.name)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -72,88 +75,57 @@ def _escaped(value: object) -> object:
 
 def pytest_html_report_title(report) -> None:
     report.title = "netcheck report"
+    if report.config.getini("render_collapsed") == "passed":  # pytest-html's default
+        report.set_data("renderCollapsed", ["all"])  # every row closed: findings say what failed
 
 
 def pytest_html_results_summary(
     prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
 ) -> None:
-    profile = session.config.stash[SETTINGS].profile
-    prefix.append(
-        f"<p>Profile: <b>{escape(profile.name)}</b>. {escape(profile.description)} "
-        "Open a failed row to see the evidence and what to do. Expected failures are optional "
-        "checks that failed (or, with --fail-on=new-required-failures, failures the baseline "
-        "already had): reported, but they do not fail the run.</p>"
-    )
     recorder = session.config.pluginmanager.get_plugin("netcheck.recorder")
-    if recorder and (diff := recorder.diff()):
-        prefix.insert(0, diff_html(diff, session.config.stash[SETTINGS].baseline))
-    if recorder and (sites := recorder.sites()):
-        matrix = sites.matrix(recorder.records.values())
-        prefix.insert(0, matrix_html(matrix, list(sites.sites.values())))
-
-
-def diff_html(diff: Diff, baseline: Baseline) -> str:
-    rows = "".join(
-        f'<tr class="netcheck-{heading.replace(" ", "-")}"><th>{escape(heading)}</th>'
-        f"<td>{escape(line)}</td></tr>"
-        for heading, line in diff.lines()
+    if not recorder:
+        return
+    records = list(recorder.records.values())
+    profile = session.config.stash[SETTINGS].profile
+    about = (
+        f"Profile <b>{escape(profile.name)}</b>: {escape(profile.description)} Expected failures "
+        "are optional checks that failed (or, with --fail-on=new-required-failures, failures "
+        "the baseline already had): reported, but they do not fail the run."
     )
-    return (
-        f'<div class="netcheck-diff"><h2>Changes since the baseline</h2>'
-        f"<p>Baseline: {escape(str(baseline.path))} ({escape(baseline.created)}). "
-        f"{escape(diff.summary())}.</p><table>{rows}</table></div>"
-    )
-
-
-def matrix_html(matrix: Matrix, sites: list[Site]) -> str:
-    """Endpoint by site: each cell the verdict with its layer and cause (title: the detail);
-    a header per site with its counts, resolver and proxy, or why it gave no results."""
-    known = {s.name: s for s in sites}
-    head = ""
-    for name in matrix.sites:
-        site = known.get(name)
-        counts = ", ".join(f"{n} {o}" for o, n in sorted(matrix.counts[name].items()))
-        about = [counts or "no results"]
-        if site and site.settings:
-            about += [f"resolver {site.settings['resolver']}", f"proxy {site.settings['proxy']}"]
-        error = (
-            f'<div class="netcheck-site-error">{escape(site.error)}</div>'
-            if site and site.error
-            else ""
-        )
-        head += (
-            f'<th data-site="{escape(name)}">{escape(name)}<div class="netcheck-site-about">'
-            f"{escape('; '.join(about))}</div>{error}</th>"
-        )
-    rows = ""
-    for check, endpoint in matrix.rows:
-        cells = ""
-        for name in matrix.sites:
-            rec = matrix.cell(check, endpoint, name)
-            outcome = (rec["test_outcome"] or rec["outcome"]) if rec else "not-run"
-            title = f' title="{escape(rec["detail"])}"' if rec and rec["detail"] else ""
-            cells += f'<td class="netcheck-{escape(outcome)}"{title}>{escape(verdict(rec))}</td>'
-        rows += f"<tr><th>{escape(check)}</th><th>{escape(endpoint)}</th>{cells}</tr>"
-    return (
-        f'<div class="netcheck-matrix"><style>{MATRIX_CSS}</style>'
-        "<h2>Every check at every site</h2>"
-        f"<p>{len(matrix.rows)} checks at {len(matrix.sites)} sites.</p><table>"
-        f"<tr><th>check</th><th>endpoint</th>{head}</tr>{rows}</table></div>"
-    )
+    prefix.append(page.findings_html(recorder.verdict(), recorder.findings, records, about))
+    if diff := recorder.diff():
+        prefix.append(page.diff_html(diff, session.config.stash[SETTINGS].baseline))
+    if sites := recorder.sites():
+        matrix = sites.matrix(records)
+        prefix.append(page.matrix_html(matrix, list(sites.sites.values())))
+    postfix.append(page.certificates_html(certificates(records)))
 
 
 def pytest_html_results_table_header(cells: list[str]) -> None:
-    cells[2:2] = [
+    del cells[2:]  # pytest-html's duration (probe_time says it) and links (none)
+    cells += [
         f'<th class="sortable" data-column-type="{c}">{c.replace("_", " ")}</th>' for c in COLUMNS
     ]
 
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-    props = dict(report.user_properties)
-    cells[1] = f'<td class="col-testId">{escape(report.nodeid)}</td>'
-    if props.get("probe_time"):
-        props["probe_time"] = f"{float(props['probe_time']) * 1000:.0f} ms"
-    cells[2:2] = [f'<td class="col-{c}">{escape(str(props.get(c, "")))}</td>' for c in COLUMNS]
+    rec = getattr(report, "netcheck", None) or {}
+    name = report.nodeid.rpartition("::")[2]  # the filter (netcheck.plugin.page) relies on it
+    cells[1] = f'<td class="col-testId" title="{escape(report.nodeid)}">{escape(name)}</td>'
+    values = {c: rec.get(c) or "" for c in COLUMNS}
+    if not values["address"] and rec.get("tried"):  # refused, timed out: what was tried
+        values["address"] = "; ".join(rec["tried"])
+    if values["probe_time"]:
+        values["probe_time"] = f"{float(values['probe_time']) * 1000:.0f} ms"
+    del cells[2:]
+    cells += [f'<td class="col-{c}">{escape(str(v))}</td>' for c, v in values.items()]
+
+
+def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
+    """A check's explanation is its evidence and advice (in the row's extras): its log
+    would only repeat them."""
+    if getattr(report, "netcheck", None) and report.when == "call":
+        data.clear()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -166,14 +138,51 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def evidence_html(result: Result) -> str:
-    rows = [("outcome", result.outcome.value), ("detail", result.detail)]
-    if result.layer:
-        rows.append(("failed at", f"{result.layer} ({result.cause})"))
-    rows += list(result.evidence.items())
-    rows += [
-        (f"time {phase}", f"{seconds * 1000:.0f} ms") for phase, seconds in result.phases.items()
-    ]
-    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    advice = advice_for(result.check, result.cause)
+    """One check's detail, advice and evidence, once; certificates by reference."""
+    rows = [("detail", result.detail)]
+    rows += [(k, v) for k, v in result.evidence.items() if k not in CERTIFICATE_BLOBS]
+    rows += [(f"time {phase}", f"{s * 1000:.0f} ms") for phase, s in result.phases.items()]
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{_value(k, v)}</td></tr>" for k, v in rows)
+    advice = result.advice if result.outcome != "pass" else ""
     fix = f"<p><b>What to do:</b> {escape(advice)}</p>" if advice else ""
     return f'<div class="netcheck">{fix}<table>{table}</table></div>'
+
+
+def _value(key: str, value: str) -> str:
+    """An evidence value as HTML; a certificate's fingerprint links to its names and chain."""
+    if key == "certificate_sha256":
+        return f'<a href="#cert-{escape(value)}">{escape(value)}</a>'
+    return escape(value)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> object:
+    """Once pytest-html has written into its scratch directory: put the report in place,
+    unless the run tested nothing. A failed write is one line; the run's exit status stays."""
+    outcome = yield
+    config = session.config
+    recorder = config.pluginmanager.get_plugin("netcheck.recorder")
+    if HTML_REPORT not in config.stash or recorder is None:  # an xdist worker
+        return outcome
+    final, scratch = config.stash[HTML_REPORT]
+    assert scratch is not None
+    for plugin in config.pluginmanager.get_plugins():  # its terminal line names the scratch
+        if isinstance(plugin, BaseReport):
+            config.pluginmanager.unregister(plugin)
+    line, failed = f"HTML report: {final}", False
+    if not recorder.tested():
+        line = f"no check ran: {final} kept as it was"
+    else:
+        try:
+            write_atomically(final, scratch.read_text(encoding="utf-8"))
+        except OSError as exc:
+            line, failed = f"could not write the HTML report {final}: {exc} (kept: {scratch})", True
+    recorder.messages.append((line, failed))
+    if failed:  # the report stays where it was drafted, as the line says
+        config.stash[HTML_REPORT] = (final, None)
+    return outcome
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if (scratch := config.stash.get(HTML_REPORT, (None, None))[1]) is not None:
+        shutil.rmtree(scratch.parent, ignore_errors=True)
