@@ -61,7 +61,7 @@ def record(
         "layer": result.layer.value if result and result.layer else None,
         "cause": result.cause if result else None,
         "detail": result.detail if result else None,
-        "advice": (result.advice or None) if result and not result.outcome == "pass" else None,
+        "advice": (result.advice or None) if result and result.outcome != "pass" else None,
         "probe_time": round(result.elapsed, 3) if result else None,
         "phases": {k: round(v, 4) for k, v in result.phases.items()} if result else {},
         "addresses": [a for a in addresses.split(", ") if a and a != "none"],
