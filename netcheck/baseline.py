@@ -18,6 +18,8 @@ from netcheck.result import Outcome
 from netcheck.results import SCHEMA, VERSION, Key, Record, change, key
 from netcheck.textfile import InputError, read_text
 
+# Versions whose records hold what a baseline is read for (outcome, layer, cause, the key).
+READABLE = (1, VERSION)
 OUTCOMES = tuple(o.value for o in Outcome)
 
 
@@ -77,10 +79,10 @@ def load(path: Path) -> Baseline:
         raise BaselineError(str(exc)) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise BaselineError(f"{path}: not a netcheck results file (no schema {SCHEMA!r})")
-    if data.get("version") != VERSION:
+    if data.get("version") not in READABLE:
         raise BaselineError(
             f"{path}: results schema version {data.get('version')!r}, "
-            f"this netcheck reads version {VERSION}"
+            f"this netcheck reads versions {', '.join(map(str, READABLE))}"
         )
     try:
         results = document.convert(data, ResultsFile)

@@ -160,11 +160,14 @@ class Recorder:
 
     def errors(self, tr: Any) -> None:
         """What --tb=no would hide but is no network finding: collection errors, errors
-        in a test's setup or teardown (a bug), with their tracebacks."""
-        if reports := tr.stats.get("error", []):
-            tr.section("ERRORS")
+        in a test's setup or teardown (a bug), failures of tests that are not checks (an
+        xdist worker that crashed, a test of one's own), with their tracebacks."""
+        failed = [r for r in tr.stats.get("failed", []) if not hasattr(r, "netcheck")]
+        for title, reports in (("ERRORS", tr.stats.get("error", [])), ("FAILURES", failed)):
+            if reports:
+                tr.section(title)
             for rep in reports:
-                tr.write_sep("_", f"ERROR at {rep.when} of {rep.nodeid}", red=True)
+                tr.write_sep("_", f"{title[:-1]} at {rep.when} of {rep.nodeid}", red=True)
                 rep.toterminal(tr._tw)
 
     def _findings(self, tr: Any) -> None:
