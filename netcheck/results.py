@@ -9,6 +9,7 @@ The schema is documented in docs/results-schema.md; bump VERSION on incompatible
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from netcheck.result import Result
 if TYPE_CHECKING:
     from netcheck.baseline import Baseline
 
+TIMING = re.compile(r" (?:after|in) \d+ ms$")  # an attempt's timing, in its evidence
 SCHEMA, VERSION = "netcheck-results", 2
 # Certificate evidence too bulky to repeat per record: kept once per certificate (by SHA-256).
 CERTIFICATE_BLOBS = ("certificate_san", "certificate_chain")
@@ -92,21 +94,15 @@ def address_port(address: str, port: int | str | None) -> str:
 
 def tried(evidence: dict[str, str], target: str | None) -> list[str]:
     """Each address:port a check tried and what became of it (`198.51.100.7:443 timeout`),
-    from the probe's `attempts` evidence, else from its `connect <address>` items (the
-    port: the proxy's, through a proxy, else the target's)."""
+    from the probe's `attempts` evidence (timings left to the evidence), else the address it
+    connected to (a proxy's)."""
     if attempts := evidence.get("attempts"):
-        return [a.strip() for a in attempts.split(";") if a.strip()]
-    proxy = evidence.get("proxy")
-    port = host_port(proxy)[1] if proxy else host_port(target)[1]
-    out = [
-        f"{address_port(k.removeprefix('connect '), port)} {v}"
-        for k, v in evidence.items()
-        if k.startswith("connect ")
-    ]
+        return [TIMING.sub("", a.strip()) for a in attempts.split(";") if a.strip()]
     if connected := evidence.get("address"):
         address, _, at = connected.partition(" port ")
-        out.append(f"{address_port(address, at or port)} connected")
-    return out
+        port = at.split()[0] if at else host_port(target)[1]
+        return [f"{address_port(address, port)} connected"]
+    return []
 
 
 def key(rec: Record) -> Key:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from netcheck.advice import advice_for
 from netcheck.results import NEW_PASS, SCHEMA, VERSION, change
 from tests.fakenet import ZoneEntry
 from tests.loopback_lab import FAULT_HOSTS, ORIGIN, REPO, Lab, SuiteRun
@@ -126,6 +127,7 @@ def test_results_file_holds_one_record_per_check(optional: SuiteRun) -> None:
         "layer": "tcp",
         "cause": "connection_refused",
         "detail": "refused.netcheck.test port 443 (198.18.2.1): Connection refused",
+        "advice": advice_for("firewall", "connection_refused", "tcp"),
         "probe_time": 0,
         "phases": {},
         "addresses": [REFUSED],

@@ -87,7 +87,7 @@ def test_failure_rows_show_what_was_tried_and_what_to_do_once(refused: SuiteRun)
     cells = "".join(row["resultsTableRow"])
     assert '<td class="col-layer">tcp</td>' in cells
     assert '<td class="col-cause">connection_refused</td>' in cells
-    assert '<td class="col-address">127.0.2.1:443 connection_refused</td>' in cells
+    assert '<td class="col-address">198.18.2.1:443 connection_refused</td>' in cells
     assert row["extras"][0]["content"].count("What to do:") == 1
     assert "What to do" not in row["log"]  # the log would only repeat the evidence
 
@@ -97,7 +97,7 @@ def test_a_failing_run_reads_as_findings(refused: SuiteRun) -> None:
     out = refused.output
     assert "No: one is blocked from here by 1 problem (1 failed check)." in out
     assert "F1 [blocking] tcp / connection_refused: refused.netcheck.test:443" in out
-    assert "tried: 127.0.2.1:443 connection_refused" in out
+    assert "tried: 198.18.2.1:443 connection_refused" in out
     assert "= FAILURES =" not in out and "Traceback" not in out and "assert " not in out
     assert refused.cases["test_firewall[refused.netcheck.test]"].props["finding"] == "F1"
     (finding,) = refused.results["findings"]
