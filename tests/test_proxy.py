@@ -15,7 +15,7 @@ from netcheck.engine import Check, run
 from netcheck.net import Nameserver, Network, Proxy
 from netcheck.net import proxy as proxies
 from netcheck.net.auth import Credentials, ProxyAuth, offered
-from netcheck.net.pac import Pac, PacError
+from netcheck.net.pac import Pac, PacError, parse_choice, shown
 from netcheck.net.resolve import Resolver
 from netcheck.net.tls import Trust
 from netcheck.profile import Endpoint, TlsPolicy
@@ -270,4 +270,30 @@ def test_a_pac_file_that_never_answers_is_a_usage_error(script: str) -> None:
     pac = Pac("loop.pac", script)
     with pytest.raises(PacError, match=r"PAC loop\.pac: did not load within 1 s"):
         pac.validate(1.0)
-    assert pac._worker is None  # killed, not left spinning
+    assert not pac._idle  # killed, not kept spinning
+
+
+def test_pac_answers_as_windows_reads_them() -> None:
+    """A PROXY without a port is port 80; credentials in an answer are never shown."""
+    assert parse_choice("PROXY proxy.corp.example; DIRECT") == "http://proxy.corp.example:80"
+    assert parse_choice("SOCKS s:1080; PROXY [2001:db8::1]:3128") == "http://[2001:db8::1]:3128"
+    assert parse_choice("direct") is None
+    assert shown("PROXY alice:S3cret!@proxy:3128; DIRECT") == "PROXY ***@proxy:3128; DIRECT"
+
+
+def test_a_slow_pac_answer_holds_one_worker_not_all(lab, trust) -> None:
+    """One URL whose evaluation waits on a silent DNS server; the others are answered by
+    the other workers meanwhile (Windows evaluates PAC files per request, too)."""
+    pac = Pac("slow.pac", SLOW_PAC)
+    net = network(lab, trust, pac=pac)
+    urls = ["https://slowpac.netcheck.test/", *(f"https://ok.netcheck.test/{i}" for i in range(8))]
+
+    async def all_at_once() -> list[Result]:
+        return await asyncio.gather(*(run(check(lab, u), net, TIMEOUT) for u in urls))
+
+    try:
+        slow, *others = asyncio.run(all_at_once())
+    finally:
+        net.close()
+    assert verdict(slow) == ("fail", "proxy", "pac_error"), slow.explain()
+    assert [verdict(r) for r in others] == [("pass", None, None)] * len(others)

@@ -23,7 +23,7 @@ from netcheck.failures import Failure, Layer, Skip
 from netcheck.net import dial, tls
 from netcheck.net.auth import ProxyAuth, offered
 from netcheck.net.http import HttpAnswer, HttpConnection, request_headers
-from netcheck.net.pac import Pac, PacError, parse_choice
+from netcheck.net.pac import Pac, PacError, parse_choice, shown
 from netcheck.net.proxy import Proxy, ProxyError, ProxySource
 from netcheck.net.resolve import Nameserver, Resolver, has_route
 from netcheck.profile import TlsPolicy
@@ -105,7 +105,7 @@ class Network:
         try:
             with trace.phase(Phase.PROXY, Layer.PROXY):
                 answer = await self.pac.find(str(url))
-            trace.note(pac=f"{redact(self.pac.source)}: {answer}")
+            trace.note(pac=f"{redact(self.pac.source)}: {shown(answer)}")
             chosen = parse_choice(answer)
             return Proxy.parse(chosen) if chosen else None
         except (PacError, ProxyError) as exc:
