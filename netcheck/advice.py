@@ -88,9 +88,10 @@ _BY_CAUSE: dict[str, str] = {
     "the proxy lets Microsoft 365 activation through with Windows integrated authentication, "
     "or without authentication: Office cannot answer a password prompt of the proxy.",
     f.PROXY_AUTH_FAILED: "The proxy refused the credentials, or the authentication exchange "
-    "failed (see the detail): check the user name (DOMAIN\\user for NTLM), the password, and "
-    "for Negotiate the Kerberos ticket (`klist`) and the proxy's service name (HTTP/<proxy "
-    "FQDN>). Then make the proxy accept Office activation with integrated authentication.",
+    "failed (see the detail): check the user name (DOMAIN\\user for NTLM, user@REALM for "
+    "Kerberos), the password, and for Negotiate the Kerberos ticket (`klist`) and the proxy's "
+    "service name (HTTP/<proxy FQDN>, the name in the proxy setting). Then make the proxy "
+    "accept Office activation with integrated authentication.",
     f.PROXY_AUTH_UNSUPPORTED: "The proxy asks for an authentication scheme netcheck does not "
     "speak (it speaks Negotiate, NTLM and Basic); Office and Windows may not speak it either. "
     "Ask the proxy team to offer Negotiate or NTLM, or to exempt Microsoft 365 activation "
@@ -166,9 +167,12 @@ _BY_LAYER: dict[tuple[str, str], str] = {
     "machine uses (`ipconfig /all`, `Resolve-DnsName <host>`, `nslookup <host>`) and that "
     "UDP and TCP port 53 to them are open; a DNS server that is overloaded or forwards to an "
     "unreachable upstream looks the same.",
-    (Layer.PROXY, f.TIMEOUT): "The proxy did not answer in time. Check the proxy address and "
-    "port in the setting netcheck used (see the report's environment), that the proxy is up, "
-    "and that this machine may reach it.",
+    (Layer.PROXY, f.TIMEOUT): "The proxy did not answer in time. If other checks through the "
+    "same proxy pass, the proxy is up and still trying to reach this destination: its own "
+    "outbound firewall or DNS holds it, so allow the destination on the proxy's egress. If "
+    "every check through it times out, check the proxy address and port in the setting "
+    "netcheck used (see the report's environment), that the proxy is up, and that this "
+    "machine may reach it.",
     (Layer.PROXY, f.CONNECTION_REFUSED): "The proxy refused the connection: the proxy setting "
     "names a host or port where no proxy listens. Check the setting netcheck used (WinHTTP: "
     "`netsh winhttp show proxy`; the environment; the PAC file).",

@@ -95,14 +95,17 @@ def reaches(
     """How the chain's top certificate reaches an expected root, or None if it does not:
     it is one, a known root that matches signed it, or (a root this machine fetches on
     demand, so no copy is listed) its issuer bears an expected subject name."""
-    specs = list(specs)
+    specs, anchors = list(specs), list(anchors)
     if any(matches(top, s) for s in specs):
         return f"ends at {common_name(top.subject)}"
     for anchor in (*anchors, *public_roots()):
         if signed_by(top, anchor) and any(matches(anchor, s) for s in specs):
             return f"issued by {common_name(anchor.subject)}"
+    # A root this machine fetches on demand: only its name can be compared, and only where no
+    # root of that name is held here (one that is held must have signed: checked above).
     names = [s for s in specs if s != PUBLIC_ROOTS and not s.startswith(PIN_PREFIX)]
-    if any(x509.Name.from_rfc4514_string(s) == top.issuer for s in names):
+    held = any(a.subject == top.issuer for a in (*anchors, *public_roots()))
+    if not held and any(x509.Name.from_rfc4514_string(s) == top.issuer for s in names):
         return f"issued by {common_name(top.issuer)} (by name: this machine holds no copy)"
     return None
 

@@ -70,3 +70,19 @@ def _with_subject(ca: TestCA, subject: x509.Name) -> x509.Certificate:
         .not_valid_after(now + timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
+
+
+def test_a_chain_reaches_an_expected_root_by_signature_or_by_name_only_if_not_held() -> None:
+    """By name alone only for a root this machine holds no copy of (Windows fetches some on
+    demand); a CA that copies the name of a root held here must have its signature."""
+    root = TestCA(organization_name="Microsoft Root Certificate Authority 2011")
+    forged = TestCA(organization_name="Microsoft Root Certificate Authority 2011")
+    name = root.certificate.subject.rfc4514_string()
+    leaf = x509.load_pem_x509_certificate(root.issue_cert("a.test").cert_chain_pems[0].bytes())
+    fake = x509.load_pem_x509_certificate(forged.issue_cert("a.test").cert_chain_pems[0].bytes())
+    assert (
+        trust.reaches(leaf, [name], [root.certificate])
+        == f"issued by {trust.common_name(root.certificate.subject)}"
+    )
+    assert "by name" in (trust.reaches(leaf, [name], []) or "")  # fetched on demand
+    assert trust.reaches(fake, [name], [root.certificate]) is None  # the held root did not sign

@@ -26,7 +26,7 @@ from netcheck.net.auth import Credentials
 from netcheck.url import Url, is_ip
 
 SOURCES = ("auto", "none", "env", "winhttp", "system")
-ENV_NAMES = ("https_proxy", "http_proxy", "no_proxy")
+ENV_NAMES = ("https_proxy", "http_proxy", "all_proxy", "no_proxy")
 
 
 class ProxyError(ValueError):
@@ -52,6 +52,8 @@ class Proxy:
             raise ProxyError(f"only http:// proxies are supported, not {scheme}://")
         userinfo, _, hostport = rest.rstrip("/").rpartition("@")
         username, _, password = userinfo.partition(":")
+        if "/" in hostport or "?" in hostport:
+            raise ProxyError("a proxy is host:port, without a path")
         if hostport.startswith("["):
             host, _, port = hostport[1:].partition("]")
             port = port.removeprefix(":")
@@ -59,6 +61,8 @@ class Proxy:
             host, _, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
         if not host or "/" in host or "@" in host:
             raise ProxyError("expected http://[user:password@]host:port")
+        if not port:
+            raise ProxyError(f"give the proxy's port: http://{host}:PORT")
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ProxyError(f"the proxy's port must be 1-65535 (host {host})")
         return cls(host.lower(), int(port), unquote(username), unquote(password))
@@ -110,17 +114,18 @@ class Rules:
 
 
 def from_environment(environ: Mapping[str, str]) -> Rules:
-    """HTTPS_PROXY, HTTP_PROXY and NO_PROXY (either case), as curl and requests read them."""
-    found = {k.lower(): v for k, v in environ.items() if k.lower() in ENV_NAMES and v}
+    """HTTPS_PROXY, HTTP_PROXY, ALL_PROXY (for either scheme) and NO_PROXY, as curl and
+    requests read them: the lower-case name wins where both are set."""
+    found = {n: environ.get(n) or environ.get(n.upper()) for n in ENV_NAMES}
     proxies = {}
-    for scheme in ("https", "http"):
-        if value := found.get(f"{scheme}_proxy"):
+    for scheme, name in (("https", "https_proxy"), ("http", "http_proxy"), ("*", "all_proxy")):
+        if value := found[name]:
             try:
                 proxies[scheme] = Proxy.parse(value)
             except ProxyError as exc:
-                raise ProxyError(f"{scheme.upper()}_PROXY: {exc}") from None
-    snapshot = {"no": found["no_proxy"]} if "no_proxy" in found else {}
-    return Rules(proxies, env=snapshot)
+                raise ProxyError(f"{name.upper()}: {exc}") from None
+    bypass = ",".join(e.strip().rstrip(".") for e in (found["no_proxy"] or "").split(","))
+    return Rules(proxies, env={"no": bypass} if found["no_proxy"] else {})
 
 
 def from_windows(setting: winproxy.ProxySetting) -> Rules:
@@ -165,24 +170,27 @@ class ProxySource:
         return said + (f"; {self.note}" if self.note else "")
 
 
-def source(choice: str | None, environ: Mapping[str, str] | None = None) -> ProxySource:
-    """The proxy source for `--proxy` (a URL, none, env, winhttp, system; default auto)."""
+def source(
+    choice: str | None, environ: Mapping[str, str] | None = None, named: str = "--proxy"
+) -> ProxySource:
+    """The proxy source for `--proxy` (a URL, none, env, winhttp, system; default auto);
+    `named` says where the choice was given (the option, its environment or ini twin)."""
     environ = os.environ if environ is None else environ
     value = (choice or "auto").strip()
     name = value.lower()
     if name not in SOURCES:
         proxy = Proxy.parse(value)
-        return ProxySource("--proxy", Rules({"*": proxy}))
+        return ProxySource(named, Rules({"*": proxy}))
     if name == "auto":
         name = {"win32": "winhttp", "darwin": "system"}.get(sys.platform, "env")
         chosen = source(name, environ)
-        ignored = [k for k in environ if k.lower() in ENV_NAMES[:2] and environ[k]]
+        ignored = [k for k in environ if k.lower() in ENV_NAMES[:3] and environ[k]]
         if name != "env" and ignored:
             note = f"{', '.join(ignored)} ignored as Office ignores it (--proxy=env uses it)"
             return ProxySource(chosen.origin, chosen.rules, chosen.pac_url, note)
         return chosen
     if name == "none":
-        return ProxySource("--proxy=none")
+        return ProxySource(f"{named}=none")
     if name == "env":
         return ProxySource(
             "the environment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)", from_environment(environ)

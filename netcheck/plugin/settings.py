@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import pytest
 
 from netcheck import baseline as baselines
 from netcheck import profile as profiles
 from netcheck.failures import Failure, Skip
-from netcheck.net import Nameserver, Network, has_route
+from netcheck.net import HttpAnswer, Nameserver, Network, has_route
 from netcheck.net import proxy as proxies
 from netcheck.net.pac import Pac, PacError
 from netcheck.net.resolve import Resolver
@@ -34,6 +35,7 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 FAIL_ON = ("required", "any", "new-required-failures")
 PAC_LIMIT = 1 << 20
+PAC_REDIRECTS = 5
 CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 # A global address beyond any link (2000::/3, nothing on-link): only the routing table is
 # consulted, no packet is sent. A machine with IPv6 on its links only has no route to it.
@@ -207,11 +209,15 @@ def read(config: pytest.Config) -> Settings:
     block_pages = _parsed(config, "block-page", lambda v: tuple(map(_address, v)))
     resolver = Resolver(nameservers, block_pages)
     bundles = _ca_bundles(config)
-    proxy_choice, _ = value(config, "proxy")
+    proxy_choice, proxy_source = value(config, "proxy")
     pac_source, source = value(config, "pac")
     if pac_source and proxy_choice:
         raise pytest.UsageError("--pac and --proxy exclude each other: give one")
-    proxy = _parsed(config, "proxy", lambda v: proxies.source(v if not pac_source else "none"))
+    proxy = _parsed(
+        config,
+        "proxy",
+        lambda v: proxies.source(v if not pac_source else "none", named=proxy_source),
+    )
     network = Network(resolver, proxy, Trust(bundles))
     if pac_source := pac_source or proxy.pac_url:
         try:
@@ -297,13 +303,21 @@ def _pac_script(source: str, network: Network, timeout: float) -> str:
             return read_text(Path(source), limit=PAC_LIMIT)
         except InputError as exc:
             raise PacError(str(exc)) from None
-    direct = Network(network.resolver, trust=network.trust)
+    direct, deadline = Network(network.resolver, trust=network.trust), Deadline(timeout)
+
+    async def fetch(url: Url) -> HttpAnswer:  # following redirects, as WinHTTP does
+        for _ in range(PAC_REDIRECTS):
+            answer = await direct.get(url, Trace(deadline), max_bytes=PAC_LIMIT)
+            if not (300 <= answer.status < 400 and "location" in answer.headers):
+                return answer
+            url = Url.parse(urljoin(str(url), answer.headers["location"]))
+        raise ValueError(f"more than {PAC_REDIRECTS} redirects")
+
     try:
-        url = Url.parse(source)
-        fetch = direct.get(url, Trace(Deadline(timeout)), max_bytes=PAC_LIMIT)
-        answer = asyncio.run(asyncio.wait_for(fetch, timeout))
+        answer = asyncio.run(asyncio.wait_for(fetch(Url.parse(source)), timeout))
     except (Failure, Skip, ValueError, TimeoutError) as exc:
-        raise PacError(f"{redact(source)}: cannot download: {exc}") from None
+        why = str(exc) or f"no answer within {timeout:g} s"
+        raise PacError(f"{redact(source)}: cannot download: {why}") from None
     if answer.status != 200:
         raise PacError(f"{redact(source)}: HTTP {answer.status} {answer.reason}")
     try:
