@@ -271,13 +271,18 @@ class Resolver:
 
         def lookup() -> list[tuple]:
             loop.call_soon_threadsafe(started.set)
-            return socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
+            return socket.getaddrinfo(
+                host, None, family, socket.SOCK_STREAM, flags=socket.AI_CANONNAME
+            )
 
         try:
             infos = await loop.run_in_executor(self._threads, lookup)
         except asyncio.CancelledError:
             trace.overloaded = trace.overloaded or not started.is_set()
             raise
+        canonical = (infos[0][3] if infos else "").rstrip(".").lower()
+        if canonical.startswith(f"{host}."):  # a search domain was appended (ndots)
+            trace.note(resolved_as=canonical)
         return list(dict.fromkeys(plain(str(info[4][0])) for info in infos))
 
     async def _blocked(self, host: str, sinks: list[str], trace: Trace) -> str:
@@ -315,8 +320,11 @@ def _compare(host: str, trace: Trace, dns_answer: asyncio.Future[list[str]]) -> 
     if not answer or set(answer) & set(os_answer):
         return ""
     trace.note(dns_answer=", ".join(answer))
+    if searched := trace.evidence.get("resolved_as"):
+        why = f"it resolved the name as {searched}: a search domain was appended"
+    else:
+        why = "a hosts-file entry, an NRPT rule or a VPN's DNS policy points it elsewhere"
     return (
         f"this machine resolves {host} to {', '.join(os_answer)} while its DNS servers "
-        f"answer {', '.join(answer)}: a hosts-file entry, an NRPT rule or a VPN's DNS policy "
-        "points it elsewhere"
+        f"answer {', '.join(answer)}: {why}"
     )
