@@ -14,8 +14,6 @@ refuses them, and the scrape time is the right one.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
+from netcheck.output import write_atomically
 from netcheck.result import Outcome
 from netcheck.results import FAILING, Record, key
 
@@ -49,31 +48,12 @@ def render(head: Mapping[str, Any], records: Iterable[Record]) -> str:
 
 
 def write(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically: a reader sees the old file or the new one, never
-    part of one. The temporary file lies in the same directory (os.replace cannot cross file
-    systems) under a name the textfile collector skips (it reads `*.prom` only). The file is
-    made 0644: node_exporter runs as its own user. The directory must exist: a misspelt
-    textfile directory must not go unnoticed."""
-    path = Path(path)
+    """Replace the metrics file atomically (node_exporter's textfile collector reads `*.prom`
+    files only, so it skips the temporary one). The directory must exist."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        write_atomically(Path(path), text, make_dir=False)
     except OSError as exc:
-        raise MetricsError(f"{path}: cannot write the metrics file: {_reason(exc)}") from exc
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(text.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())  # the data is on disk before the name points at it
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise MetricsError(f"{path}: cannot write the metrics file: {_reason(exc)}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)  # gone once renamed; left over by any failure
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
+        raise MetricsError(f"{path}: cannot write the metrics file: {exc.strerror or exc}") from exc
 
 
 def _label(value: Any) -> str:

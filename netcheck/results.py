@@ -8,13 +8,10 @@ The schema is documented in docs/results-schema.md; bump VERSION on incompatible
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -219,17 +216,3 @@ def document(head: dict[str, Any], records: list[Record]) -> dict[str, Any]:
         "certificates": certificates(records),
         "results": [{**r, "certificate": r["evidence"].get("certificate_sha256")} for r in records],
     }
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: a temporary file in the same directory,
-    renamed over it, so a reader never sees half a file. Raises OSError."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from netcheck import findings, results
+from netcheck import findings, metrics, results
+from netcheck.output import write_atomically
 from netcheck.plugin.keys import SETTINGS
 from netcheck.plugin.sites import Sites, settings, site
 
@@ -104,34 +105,47 @@ class Recorder:
                 junit_findings(self.config, findings.by_check(self.findings))
             except OSError as exc:
                 self.messages.append((f"could not add the findings to the JUnit XML: {exc}", True))
-        if self.path is None:
-            return
-        if not self.tested():
-            self.messages.append((f"no check ran: {self.path} kept as it was", False))
-            return
         s = self.config.stash[SETTINGS]
-        baseline, profile = s.baseline, s.profile
-        head: dict[str, Any] = {
+        if not self.tested():
+            for kept in (self.path, s.metrics):
+                if kept:
+                    self.messages.append((f"no check ran: {kept} kept as it was", False))
+            return
+        head = self.head(exitstatus)
+        records = list(self.records.values())
+        if self.path:
+            text = json.dumps(results.document(head, records), indent=1) + "\n"
+            try:
+                write_atomically(self.path, text)
+            except OSError as exc:
+                self.messages.append((f"could not write the results file {self.path}: {exc}", True))
+            else:
+                self.messages.append((f"results written to {self.path}", False))
+        if s.metrics:
+            try:
+                metrics.write(s.metrics, metrics.render(head, records))
+            except metrics.MetricsError as exc:
+                self.messages.append((str(exc), True))
+            else:
+                self.messages.append((f"metrics written to {s.metrics}", False))
+
+    def head(self, exitstatus: int) -> dict[str, Any]:
+        """The results file's top level: the run, where it ran, what it found."""
+        s = self.config.stash[SETTINGS]
+        return {
             "created": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
             "duration": round(time.time() - self.started, 3),
             "exit_status": int(exitstatus),
             "netcheck": netcheck_version(),
             "host": {"name": socket.gethostname(), "platform": platform.platform()},
             "site": site(self.config),
-            "profile": {"name": profile.name, "path": str(profile.path)},
+            "profile": {"name": s.profile.name, "path": str(s.profile.path)},
             "settings": {**settings(self.config), "probe_timeout": s.timeout, "fail_on": s.fail_on},
-            "baseline": str(baseline.path) if baseline else None,
+            "baseline": str(s.baseline.path) if s.baseline else None,
             "sites": sites.summary(self.records.values()) if (sites := self.sites()) else None,
             "verdict": {"ok": (v := self.verdict()).ok, "text": v.text},
             "findings": [f.as_dict() for f in self.findings],
         }
-        data = results.document(head, list(self.records.values()))
-        try:
-            results.write_atomically(self.path, json.dumps(data, indent=1) + "\n")
-        except OSError as exc:
-            self.messages.append((f"could not write the results file {self.path}: {exc}", True))
-        else:
-            self.messages.append((f"results written to {self.path}", False))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter
@@ -222,7 +236,7 @@ def junit_findings(config: pytest.Config, by_check: dict[str, findings.Finding])
         return f"{case[0]}{prop}" if case[3] else f"{case[0]}<properties>{prop}</properties>"
 
     path = Path(xml.logfile)
-    results.write_atomically(path, TESTCASE.sub(add, path.read_text(encoding="utf-8")))
+    write_atomically(path, TESTCASE.sub(add, path.read_text(encoding="utf-8")))
 
 
 def _test_outcome(report: pytest.TestReport) -> str | None:

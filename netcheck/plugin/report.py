@@ -19,10 +19,11 @@ import pytest
 from pytest_html import extras
 from pytest_html.basereport import BaseReport
 
+from netcheck.output import write_atomically
 from netcheck.plugin import page
 from netcheck.plugin.keys import HTML_REPORT, RESULT, SETTINGS, SYSTEM_PROXY
 from netcheck.result import Result
-from netcheck.results import CERTIFICATE_BLOBS, certificates, write_atomically
+from netcheck.results import CERTIFICATE_BLOBS, certificates
 
 COLUMNS = ("check", "layer", "cause", "address", "proxy", "probe_time")
 

@@ -125,6 +125,12 @@ OPTIONS = (
         "PATH",
     ),
     Option(
+        "metrics",
+        "Prometheus metrics of the run, replaced after each run: a *.prom file in "
+        "node_exporter's textfile directory (the directory must exist)",
+        "PATH",
+    ),
+    Option(
         "baseline",
         "an earlier results file: report what newly fails, newly passes, changed cause",
         "PATH",
@@ -196,6 +202,7 @@ class Settings:
     baseline: baselines.Baseline | None
     site: str | None  # --site (an xdist gateway's id overrides it on that worker)
     results: Path | None  # the JSON results file, None: off
+    metrics: Path | None  # the Prometheus metrics file, None: off
 
     @property
     def family_text(self) -> str:
@@ -251,6 +258,7 @@ def read(config: pytest.Config) -> Settings:
         baseline=_baseline(config, fail_on),
         site=check_name(site, source) if site else None,
         results=_results_path(config),
+        metrics=_parsed(config, "metrics", _metrics_path),
     )
 
 
@@ -264,6 +272,15 @@ def _timeout(raw: str | None) -> float:
     if not 0 < timeout <= 600:
         raise ValueError(f"must be between 0 and 600 s, not {timeout:g}")
     return timeout
+
+
+def _metrics_path(raw: str | None) -> Path | None:
+    if not raw or raw.lower() == "none":
+        return None
+    path = Path(raw)
+    if not path.parent.is_dir():
+        raise ValueError(f"{path.parent}: no such directory")
+    return path
 
 
 def _address(raw: str) -> str:
