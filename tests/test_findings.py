@@ -174,16 +174,12 @@ def test_an_internal_error_is_netchecks_own_finding() -> None:
     assert "bug in netcheck" in bug.advice
 
 
-def test_tried_comes_from_attempts_else_from_connect_items() -> None:
-    attempts = {"attempts": "198.51.100.7:443 timeout; 198.51.100.8:443 refused"}
+def test_tried_comes_from_attempts_else_from_the_address_connected_to() -> None:
+    attempts = {"attempts": "198.51.100.7:443 timeout after 250 ms; 198.51.100.8:443 refused"}
     assert tried(attempts, "https://h/") == ["198.51.100.7:443 timeout", "198.51.100.8:443 refused"]
-    items = {"connect 2001:db8::1": "timeout", "address": "192.0.2.1 port 8443"}
-    assert tried(items, "https://h:8443/") == [
-        "[2001:db8::1]:8443 timeout",
-        "192.0.2.1:8443 connected",
-    ]
-    proxied = {"proxy": "http://proxy.example:3128", "connect 192.0.2.9": "connection_refused"}
-    assert tried(proxied, "http://h/") == ["192.0.2.9:3128 connection_refused"]
+    connected = {"address": "192.0.2.1 port 8443"}
+    assert tried(connected, "https://h:8443/") == ["192.0.2.1:8443 connected"]
+    assert tried({}, "https://h/") == []
 
 
 def test_hosts_refused_alike_at_a_shared_address_are_one_finding() -> None:

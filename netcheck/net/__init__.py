@@ -292,13 +292,16 @@ class Network:
 
     async def _dial_proxy(self, proxy: Proxy, trace: Trace) -> Connection:
         """TCP to the proxy; its DNS and TCP failures are the proxy's, not the endpoint's."""
-        attempts = dial.Attempts(proxy.host, proxy.port)
+        attempts, addresses = dial.Attempts(proxy.host, proxy.port), []
         try:
             addresses = await self.resolver.addresses(proxy.host, "any", Trace(trace.deadline))
             with trace.phase(Phase.CONNECT, Layer.PROXY):
                 sock, address = await dial.connect(addresses, Layer.PROXY, attempts)
         except Failure as exc:
             raise Failure(Layer.PROXY, exc.cause, f"the proxy {proxy}: {exc.detail}") from None
+        finally:
+            if addresses:
+                trace.note(attempts=attempts.evidence(dial.interleave(addresses)))
         trace.note(address=f"{address} port {proxy.port} (the proxy)")
         reader, writer = await asyncio.open_connection(sock=sock)
         return Connection(reader, writer, proxy)
