@@ -286,13 +286,18 @@ class Engine:
             futures = list(self._futures.values())
         for future in futures:
             future.cancel()
-        self.loop.call_soon_threadsafe(self._stop)
+        stopping = asyncio.run_coroutine_threadsafe(self._stop(), self.loop)
+        with suppress(TimeoutError):
+            stopping.result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
 
-    def _stop(self) -> None:
-        for task in asyncio.all_tasks(self.loop):
+    async def _stop(self) -> None:
+        """Cancel every task and let each unwind (sockets closed, workers killed)."""
+        tasks = [t for t in asyncio.all_tasks(self.loop) if t is not asyncio.current_task()]
+        for task in tasks:
             task.cancel()
-        self.loop.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _wait(future: Future[Result], seconds: float) -> None:
