@@ -1,5 +1,8 @@
 """python -m lab setup | list | up SCENARIO | down [ID...] | demo SCENARIO [--run R] [--report P]
 
+From another directory: python /path/to/checkout/lab COMMAND (the checkout is found from
+this file, not from the working directory).
+
 Every command except `setup`, `list` and `down` runs inside a fresh network namespace of
 its own (`unshare --net`): the lab's namespaces are linked to each other only, and this
 process never has an interface that leads out either. Each lab's state file records the
@@ -20,6 +23,9 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import NoReturn
+
+if __package__ in (None, ""):  # run as `python /path/to/checkout/lab`: import it from there
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab import scenario as scenarios
 from lab.suite import run_suite, suite_argv
