@@ -15,16 +15,13 @@ import socket
 import ssl
 from dataclasses import dataclass, field
 
-from cryptography import x509
-
 from netcheck import failures as f
-from netcheck import trust
 from netcheck.failures import Failure, Layer, Skip
 from netcheck.net import dial, tls
 from netcheck.net.auth import ProxyAuth, offered
 from netcheck.net.http import HttpAnswer, HttpConnection, request_headers
 from netcheck.net.pac import Pac, PacError, parse_choice, shown
-from netcheck.net.proxy import Proxy, ProxyError, ProxySource
+from netcheck.net.proxy import Proxy, ProxyError, ProxySource, proxy_refusal, reject_proxy_made
 from netcheck.net.resolve import Nameserver, Resolver, has_route
 from netcheck.profile import TlsPolicy
 from netcheck.result import Phase, Trace
@@ -34,15 +31,6 @@ __all__ = ["HttpAnswer", "Nameserver", "Network", "Proxy", "ProxySource", "has_r
 
 # Connect failures over IPv6 that mean the path is broken (not a server refusing).
 IPV6_PATH_FAILURES = {f.TIMEOUT, f.NETWORK_UNREACHABLE, f.HOST_UNREACHABLE}
-# Headers only a proxy or filter adds to an answer it generated itself.
-PROXY_FINGERPRINTS = (
-    "x-squid-error",
-    "proxy-status",
-    "x-bluecoat-via",
-    "x-zscaler-error",
-    "x-proxy-error",
-    "x-fortigate-error",
-)
 AUTH_ROUNDS = 4  # 407s answered before giving up (NTLM needs two)
 AUTH_PAGE = 1 << 20  # a 407 page is read whole (up to this), to keep the connection
 CONNECT_BYTES = 65536  # of a proxy's answer to CONNECT (a 407 page, a block page)
@@ -147,7 +135,7 @@ class Network:
                 conn.http = HttpConnection(conn.reader, conn.writer)  # HTTP inside the TLS
             trace.note(**tls.evidence(conn.tls))
             if policy and policy.expected_roots and tls_version != tls.LEGACY:
-                self._check_interception(conn, policy, trace)
+                tls.check_interception(conn.tls, policy, self.trust.anchors(), conn.proxy, trace)
         except BaseException:
             conn.close()
             raise
@@ -323,7 +311,7 @@ class Network:
             if head.status == 407:
                 return AUTH_PAGE
             if not connect:
-                _reject_proxy_made(head, what)
+                reject_proxy_made(head, what)
             return None
 
         for _ in range(AUTH_ROUNDS):
@@ -356,42 +344,6 @@ class Network:
             Layer.PROXY, f.PROXY_AUTH_FAILED, f"the proxy kept asking for credentials ({what})"
         )
 
-    # --- TLS inspection ---
-
-    def _check_interception(self, conn: Connection, policy: TlsPolicy, trace: Trace) -> None:
-        assert conn.tls is not None
-        leaf = x509.load_der_x509_certificate(conn.tls.getpeercert(binary_form=True) or b"")
-        sent = tls.chain_as_sent(conn.tls)
-        if not sent:
-            trace.note(tls_interception_check="off: this Python does not show the chain sent")
-            return
-        top = trust.chain_top(leaf, sent)
-        if how := trust.reaches(top, policy.expected_roots, self.trust.anchors()):
-            trace.note(expected_roots=f"reached: the chain {how}")
-            return
-        failure = self._interception(top, conn.proxy)
-        if policy.interception == "fail":
-            raise failure
-        trace.warn(failure)
-
-    def _interception(self, top: x509.Certificate, proxy: Proxy | None) -> Failure:
-        """The failure for a chain that verified, but not up to an expected root."""
-        anchor = trust.issuing_anchor(top, self.trust.anchors())
-        by = trust.common_name(anchor.subject if anchor else top.issuer)
-        how = (
-            f"issued by the locally trusted root {anchor.subject.rfc4514_string()}"
-            f" ({trust.spki_pin(anchor)})"
-            if anchor
-            else f"issued by {top.issuer.rfc4514_string()}, which chains to a local root"
-        )
-        via = f" through the proxy {proxy}" if proxy else ""
-        return Failure(
-            Layer.TLS,
-            f.TLS_INTERCEPTION,
-            f"TLS inspection by {by}{via}: the certificate chain is {how}, not by a root the "
-            "profile expects",
-        )
-
 
 def _ipv6_broken(
     url: Url, addresses: list[str], cause: str, detail: str, ipv4: bool | None
@@ -403,25 +355,3 @@ def _ipv6_broken(
         f"AAAA published ({', '.join(addresses)}), but connecting over IPv6 to port {url.port} "
         f"failed: {cause} ({detail}), {compared}",
     )
-
-
-def _reject_proxy_made(answer: HttpAnswer, what: str) -> None:
-    """A plain-HTTP answer the proxy made itself (its marks, or a CONNECT answer to a GET)
-    is a proxy failure, never the origin's. An unmarked error the proxy relays is the
-    origin's: the path is open."""
-    marked = any(h in answer.headers for h in PROXY_FINGERPRINTS)
-    if marked or "connection established" in answer.reason.lower():
-        raise proxy_refusal(answer, what)
-
-
-def proxy_refusal(answer: HttpAnswer, what: str) -> Failure:
-    """The failure for an answer a proxy generated itself (block page, gateway error)."""
-    marked = ("via", *PROXY_FINGERPRINTS)
-    marks = "; ".join(f"{k}: {v}" for k, v in answer.all_headers if k.lower() in marked)
-    detail = f"the proxy answered {answer.status} {answer.reason} to {what}" + (
-        f" ({marks})" if marks else ""
-    )
-    squid_denied = "ERR_ACCESS_DENIED" in answer.headers.get("x-squid-error", "")
-    if answer.status in (403, 405, 451) or squid_denied:
-        return Failure(Layer.PROXY, f.PROXY_DENIED, detail)
-    return Failure(Layer.PROXY, f.PROXY_ERROR, detail)

@@ -21,8 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+from netcheck import failures as f
 from netcheck import winproxy
+from netcheck.failures import Failure, Layer
 from netcheck.net.auth import Credentials
+from netcheck.net.http import HttpAnswer
 from netcheck.url import Url, is_ip
 
 SOURCES = ("auto", "none", "env", "winhttp", "system")
@@ -224,3 +227,36 @@ def _system() -> ProxySource:
         rules = Rules(proxies, bypass=bypass, bypass_local=bool(settings.get("exclude_simple")))
         return ProxySource("macOS system settings", rules)
     raise ProxyError("--proxy=system: system proxy settings are read on Windows and macOS")
+
+
+# Headers only a proxy or filter adds to an answer it generated itself.
+PROXY_FINGERPRINTS = (
+    "x-squid-error",
+    "proxy-status",
+    "x-bluecoat-via",
+    "x-zscaler-error",
+    "x-proxy-error",
+    "x-fortigate-error",
+)
+
+
+def reject_proxy_made(answer: HttpAnswer, what: str) -> None:
+    """A plain-HTTP answer the proxy made itself (its marks, or a CONNECT answer to a GET)
+    is a proxy failure, never the origin's. An unmarked error the proxy relays is the
+    origin's: the path is open."""
+    marked = any(h in answer.headers for h in PROXY_FINGERPRINTS)
+    if marked or "connection established" in answer.reason.lower():
+        raise proxy_refusal(answer, what)
+
+
+def proxy_refusal(answer: HttpAnswer, what: str) -> Failure:
+    """The failure for an answer a proxy generated itself (block page, gateway error)."""
+    marked = ("via", *PROXY_FINGERPRINTS)
+    marks = "; ".join(f"{k}: {v}" for k, v in answer.all_headers if k.lower() in marked)
+    detail = f"the proxy answered {answer.status} {answer.reason} to {what}" + (
+        f" ({marks})" if marks else ""
+    )
+    squid_denied = "ERR_ACCESS_DENIED" in answer.headers.get("x-squid-error", "")
+    if answer.status in (403, 405, 451) or squid_denied:
+        return Failure(Layer.PROXY, f.PROXY_DENIED, detail)
+    return Failure(Layer.PROXY, f.PROXY_ERROR, detail)

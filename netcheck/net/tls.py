@@ -23,7 +23,9 @@ import truststore
 from cryptography import x509
 
 from netcheck import trust
-from netcheck.failures import TLS_CLIENT_CERTIFICATE, Failure, Layer
+from netcheck.failures import TLS_CLIENT_CERTIFICATE, TLS_INTERCEPTION, Failure, Layer
+from netcheck.profile import TlsPolicy
+from netcheck.result import Trace
 
 LEGACY = "legacy"  # a TLS context for TLS 1.0/1.1 only (to name what an old server speaks)
 TlsVersion = ssl.TLSVersion | Literal["legacy"] | None
@@ -132,6 +134,44 @@ def client_certificate_failure(exc: BaseException) -> Failure:
         "the server asked for a client certificate and ended the connection when none "
         f"was sent ({getattr(exc, 'reason', None) or type(exc).__name__})",
     )
+
+
+def check_interception(
+    tls: ssl.SSLObject,
+    policy: TlsPolicy,
+    anchors: list[x509.Certificate],
+    proxy: object | None,
+    trace: Trace,
+) -> None:
+    """The chain the server sent must reach a root the policy expects; one that verified
+    only through another CA trusted here is TLS inspection (a failure, or a warning)."""
+    leaf = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True) or b"")
+    sent = chain_as_sent(tls)
+    if not sent:
+        trace.note(tls_interception_check="off: this Python does not show the chain sent")
+        return
+    top = trust.chain_top(leaf, sent)
+    if how := trust.reaches(top, policy.expected_roots, anchors):
+        trace.note(expected_roots=f"reached: the chain {how}")
+        return
+    anchor = trust.issuing_anchor(top, anchors)
+    by = trust.common_name(anchor.subject if anchor else top.issuer)
+    how = (
+        f"issued by the locally trusted root {anchor.subject.rfc4514_string()}"
+        f" ({trust.spki_pin(anchor)})"
+        if anchor
+        else f"issued by {top.issuer.rfc4514_string()}, which chains to a local root"
+    )
+    via = f" through the proxy {proxy}" if proxy else ""
+    failure = Failure(
+        Layer.TLS,
+        TLS_INTERCEPTION,
+        f"TLS inspection by {by}{via}: the certificate chain is {how}, not by a root the "
+        "profile expects",
+    )
+    if policy.interception == "fail":
+        raise failure
+    trace.warn(failure)
 
 
 def evidence(tls: ssl.SSLObject) -> dict[str, str]:
