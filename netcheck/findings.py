@@ -40,7 +40,8 @@ class Finding:
     severity: str  # blocking (a required check fails), optional, warning (passed, flagged)
     layer: str
     cause: str
-    about: str  # what `subject` is: name, host, address, proxy, ca, or all (machine-wide)
+    about: str  # what `subject` is: name, host, address, proxy, ca, machine (a Windows
+    # setting; `hosts` are the host checks), or all (every destination: machine-wide)
     subject: str
     hosts: list[str]  # host:port (a name, at dns) of each destination it hit
     tried: list[str]  # the address:port attempts, with their outcome
@@ -54,6 +55,8 @@ class Finding:
     def headline(self) -> str:
         """`tcp / timeout: officecdn.microsoft.com:443`, `tls / tls_interception: by CN=...`"""
         what = {"all": self.subject, "address": self.subject}.get(self.about)
+        if self.about == "machine":
+            what = f"this machine ({', '.join(self.hosts)})"
         what = what or (f"the proxy {self.subject}" if self.about == "proxy" else "")
         what = what or (f"by {self.subject}" if self.about == "ca" else ", ".join(self.hosts))
         at = ", ".join(self.sites)
@@ -63,7 +66,7 @@ class Finding:
     @property
     def hit(self) -> str:
         """The destinations, when the headline names something they share."""
-        if self.about in ("name", "host"):
+        if self.about in ("name", "host", "machine"):
             return ""
         return f"{plural(len(self.hosts), 'destination')}: {some(self.hosts, 12)}"
 
@@ -112,6 +115,8 @@ def _subject(rec: Record) -> tuple[str, str]:
             return about, value
     if layer == "proxy" and rec["proxy"]:
         return "proxy", rec["proxy"]
+    if layer == "host":  # a Windows setting: the checks that found it are its "hosts"
+        return "machine", "this machine"
     return ("name" if layer == "dns" else "host"), host_port(rec["target"])[0] or _destination(rec)
 
 

@@ -277,3 +277,38 @@ def test_one_host_refused_on_two_ports_stays_a_finding_about_the_host() -> None:
     ]
     (only,) = findings.compute(records)
     assert only.headline == "tcp / connection_refused: crl.example:443, crl.example:80"
+
+
+def host_rec(check_id: str, outcome: str, cause: str | None = None, detail: str = "") -> Record:
+    """A Windows host check's record: it names no endpoint URL."""
+    layer = "host" if cause else None
+    return rec(check_id, "host", outcome, layer, cause) | {"target": None, "detail": detail}
+
+
+def test_windows_settings_are_a_finding_about_this_machine_in_their_own_section() -> None:
+    records = [
+        *FIREWALL,
+        host_rec("service-NlaSvc", "fail", "host_service_stopped", "NlaSvc is stopped"),
+        host_rec("service-EventLog", "fail", "host_service_stopped", "EventLog is stopped"),
+        host_rec("tls12-winhttp", "pass", detail="TLS 1.2 is on"),
+    ]
+    found = findings.compute(records)
+    (machine,) = [f for f in found if f.layer == "host"]
+    # two stopped services are one problem of this machine, not "every destination fails"
+    assert machine.headline == (
+        "host / host_service_stopped: this machine (service-NlaSvc, service-EventLog)"
+    )
+    section = page.machine_html(records, found)
+    assert "Network Location Awareness (NlaSvc) is running" in section
+    assert section.index("EventLog is stopped") < section.index("TLS 1.2 is on")  # fails first
+    assert machine.id in section
+    assert "service-NlaSvc" not in page.picture_html(records, found)  # endpoints only
+
+
+def test_host_checks_skipped_off_windows_are_one_sentence() -> None:
+    records = [host_rec(c, "skip", detail="Windows only") for c in ("tls12-schannel", "ipv6-state")]
+    assert page.machine_html(records, []) == (
+        '<p class="nc-detail netcheck">This machine: 2 Windows settings from the checklist '
+        "not checked (Windows only).</p>"
+    )
+    assert page.machine_html(FIREWALL, []) == ""

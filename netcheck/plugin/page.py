@@ -15,6 +15,7 @@ from html import escape
 
 from netcheck.baseline import Baseline
 from netcheck.findings import LAYERS, SHOWN_IN_FULL, Finding, Verdict, plural, some
+from netcheck.host import CHECKS as HOST_CHECKS
 from netcheck.plugin.sites import Matrix, Site, verdict
 from netcheck.results import FAILING, Diff, Record, host_port
 
@@ -52,6 +53,7 @@ body > *, .summary > * {order: 1} .additional-summary.postfix {order: 2}
 .nc-sev {color: #777; font-size: 11px; text-transform: uppercase}
 .nc-picture table {border-collapse: collapse; font-size: 11px}
 .nc-picture td, .nc-picture th {padding: 0 4px; border: 1px solid #fff; white-space: nowrap}
+.nc-machine td {white-space: normal; max-width: 60em}
 .nc-picture td.nc-cell {width: 4.5em; text-align: center}
 .nc-pass {background: #bfe5c8} .nc-fail {background: #f2a5a5} .nc-warn {background: #f5dc8c}
 .nc-none {background: #f1f1f1; color: #aaa}
@@ -182,7 +184,7 @@ def picture_html(records: Iterable[Record], findings: list[Finding]) -> str:
     ids: dict[str, dict[str, None]] = defaultdict(dict)
     finding_of = {c: f.id for f in findings for c in f.checks}
     for rec in records:
-        if rec["outcome"] == "skip":
+        if rec["outcome"] == "skip" or rec["check"] == "host":  # no endpoint: see machine_html
             continue
         host = host_port(rec["target"])[0] or str(rec["endpoint"])
         name = f"{host}@{rec['site']}" if rec["site"] else host
@@ -212,6 +214,36 @@ def picture_html(records: Iterable[Record], findings: list[Finding]) -> str:
         f"by layer</caption><tr><th>endpoint</th>{head}<th>finding</th></tr>{body}</table>"
         f"{more}</div>"
     )
+
+
+def machine_html(records: Iterable[Record], findings: list[Finding]) -> str:
+    """This machine's Windows settings (the host checks) as a section of their own: one line
+    each, or one sentence when none ran (off Windows)."""
+    host = [r for r in records if r["check"] == "host"]
+    if not host:
+        return ""
+    reasons = {r["detail"] for r in host if r["outcome"] == "skip"}
+    if len(reasons) == 1 and all(r["outcome"] == "skip" for r in host):
+        return (
+            f'<p class="nc-detail netcheck">This machine: {plural(len(host), "Windows setting")} '
+            f"from the checklist not checked ({escape(reasons.pop())}).</p>"
+        )
+    titles = {c.id: c.title for c in HOST_CHECKS}
+    finding_of = {c: f.id for f in findings for c in f.checks}
+    rows = "".join(
+        f"<tr><th>{escape(titles.get(r['endpoint'], r['endpoint']))}</th>"
+        f'<td class="nc-cell nc-{_STATE.get(r["outcome"], "none")}">{escape(r["outcome"])}</td>'
+        f"<td>{escape(r['detail'] or '')}</td><td>{finding_of.get(r['id'], '')}</td></tr>"
+        for r in sorted(host, key=lambda r: STATES.index(_STATE.get(r["outcome"], "none")))
+    )
+    return (
+        '<div class="nc-picture nc-machine netcheck"><table><caption>This machine: the Windows '
+        "settings from the checklist</caption><tr><th>setting</th><th>verdict</th><th>detail</th>"
+        f"<th>finding</th></tr>{rows}</table></div>"
+    )
+
+
+_STATE = {"pass": "pass", "warn": "warn", "fail": "fail", "error": "fail", "skip": "none"}
 
 
 def _fnum(fid: str) -> int:

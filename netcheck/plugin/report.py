@@ -94,6 +94,7 @@ def pytest_html_results_summary(
         "the baseline already had): reported, but they do not fail the run."
     )
     prefix.append(page.findings_html(recorder.verdict(), recorder.findings, records, about))
+    prefix.append(page.machine_html(records, recorder.findings))
     if diff := recorder.diff():
         prefix.append(page.diff_html(diff, session.config.stash[SETTINGS].baseline))
     if sites := recorder.sites():
