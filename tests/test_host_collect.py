@@ -241,3 +241,23 @@ def test_the_command_line_refuses_to_run_off_windows(capsys: pytest.CaptureFixtu
         main(["--record", "readings"])
     assert exited.value.code == 2
     assert "run this on Windows" in capsys.readouterr().err
+
+
+# --- DisabledComponents beside a network IPv6 verdict --------------------------------------
+
+
+def test_an_ipv6_verdict_says_how_windows_has_ipv6_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netcheck.host import ipv6
+
+    assert ipv6.this_machine() == ""  # off Windows: nothing to add
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(ipv6, "read_key", lambda key: {"values": {"DisabledComponents": 0x20}})
+    assert ipv6.this_machine() == (
+        "; this machine: DisabledComponents 0x20: IPv4 preferred over IPv6"
+    )
+
+    def denied(key: object) -> None:
+        raise ReadError("access denied")
+
+    monkeypatch.setattr(ipv6, "read_key", denied)
+    assert ipv6.this_machine() == ""  # the verdict stands without it

@@ -8,6 +8,7 @@ disabling IPv6; leaving IPv6 off is a leftover worth a warning, not a failure.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from netcheck.host import causes
@@ -53,6 +54,19 @@ def describe(value: int | None) -> str:
     if value == ALL_DISABLED:
         return "0xff: IPv6 disabled except on the loopback interface"
     return f"{value:#x}: " + ", ".join(text for bit, text in BITS.items() if value & bit)
+
+
+def this_machine() -> str:
+    """`; this machine: DisabledComponents ...` for a network IPv6 verdict's detail, read
+    on the spot (one registry value); "" off Windows or when it cannot be read."""
+    if sys.platform != "win32":
+        return ""
+    try:
+        found = read_key(Key(PARAMETERS, ("DisabledComponents",)))
+    except ReadError:
+        return ""
+    value = dword((found or {}).get("values"), "DisabledComponents")
+    return f"; this machine: DisabledComponents {describe(value)}"
 
 
 def collect(timeout: float) -> Reading:

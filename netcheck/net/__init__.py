@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from netcheck import failures as f
 from netcheck.failures import Failure, Layer, Skip
+from netcheck.host import ipv6
 from netcheck.net import dial, tls
 from netcheck.net.auth import ProxyAuth, offered
 from netcheck.net.http import HttpAnswer, HttpConnection, request_headers
@@ -353,5 +354,5 @@ def _ipv6_broken(
         Layer.TCP,
         f.IPV6_BROKEN,
         f"AAAA published ({', '.join(addresses)}), but connecting over IPv6 to port {url.port} "
-        f"failed: {cause} ({detail}), {compared}",
+        f"failed: {cause} ({detail}), {compared}{ipv6.this_machine()}",
     )

@@ -28,6 +28,7 @@ import dns.resolver
 
 from netcheck import failures as f
 from netcheck.failures import Failure, Layer, Skip, classify
+from netcheck.host import ipv6
 from netcheck.result import Deadline, Phase, Trace
 from netcheck.url import is_ip
 
@@ -220,7 +221,7 @@ class Resolver:
                 Layer.TCP,
                 f.NO_IPV6_ROUTE,
                 f"{host} has only IPv6 addresses ({', '.join(v6)}) and this machine has no "
-                "IPv6 route to them",
+                f"IPv6 route to them{ipv6.this_machine()}",
             )
         return v4 + usable
 
