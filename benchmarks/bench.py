@@ -2,9 +2,10 @@
 Microsoft 365 list, against real servers in the lab's network namespaces.
 
 Run by ./benchmarks/run, itself in an empty network namespace. The lab (lab/bench.py) puts
-nginx and dnsmasq in their own processes and namespaces and drops every tenth host's SYNs
-at the edge's nftables; netcheck and curl run in the corporate namespace and resolve every
-name with the system resolver (dnsmasq, through /etc/netns/<ns>/resolv.conf).
+nginx, dnsmasq and unbound in their own processes and namespaces and drops every tenth
+host's SYNs at the edge's nftables; netcheck and curl run in the corporate namespace and
+resolve every name with the system resolver (/etc/netns/<ns>/resolv.conf: unbound, the
+corporate resolver, caching what dnsmasq answers; its cache is filled first).
 
 Fair comparison: curl makes one DNS → TCP → TLS → GET per URL, and so does netcheck's
 firewall check, so the sized profiles pin `checks = ["firewall"]`. The Microsoft 365 list
@@ -46,7 +47,7 @@ CURL_PARALLEL = 300  # the issue's reference: curl --parallel --parallel-max 300
 FAILING = ("fail", "error")
 TRANSFER = re.compile(r"^(https?://\S+) (\d{3}) (\d+)$", re.MULTILINE)
 # The lab's own trouble, which would make a verdict the lab's fault: datagrams or
-# connections the kernel dropped in the lab's namespaces.
+# connections the kernel dropped in one of the lab's namespaces.
 DROP_COUNTERS = (
     ("Udp", "RcvbufErrors"),
     ("Udp", "InErrors"),
@@ -81,6 +82,7 @@ class Run:
     checks: int  # verdicts read (netcheck: checks probed; curl: transfers)
     false_failures: int  # a healthy host's check failed
     holes_passed: int  # a black-holed host's check passed
+    holes_unjudged: int  # a black-holed host's check ended without a verdict (error)
     causes: dict[str, int] = field(default_factory=dict)  # failing checks per layer/cause
     span: float | None = None  # netcheck: first probe start to last probe end
     lab_drops: dict[str, int] = field(default_factory=dict)
@@ -135,9 +137,10 @@ class Bench:
         return ["ip", "netns", "exec", self.lab.corp, *argv]
 
     def counters(self) -> Counter[str]:
-        """The kernel's drop counters, summed over the lab's namespaces."""
+        """The kernel's drop counters in each of the lab's namespaces."""
         total: Counter[str] = Counter()
         for ns in self.lab.namespaces:
+            role = ns.rsplit("-", 1)[1]
             text = subprocess.run(
                 ["ip", "netns", "exec", ns, "cat", "/proc/net/snmp", "/proc/net/netstat"],
                 capture_output=True,
@@ -148,7 +151,7 @@ class Bench:
                 row = dict(zip(keys.split(), values.split(":")[1].split(), strict=False))
                 for g, key in DROP_COUNTERS:
                     if g == group and key in row:
-                        total[f"{g}.{key}"] += int(row[key])
+                        total[f"{role} {g}.{key}"] += int(row[key])
         return total
 
     @contextmanager
@@ -186,7 +189,7 @@ class Bench:
         output = log.read_text(errors="replace")
         results = json.loads(html.with_name("results.json").read_text())["results"]
         verdicts = {r["id"]: r["outcome"] for r in results if r["outcome"] != "skip"}
-        wrong, holes_passed, causes = 0, 0, Counter()
+        wrong, holes_passed, unjudged, causes = 0, 0, 0, Counter()
         for r in results:
             if r["outcome"] == "skip":
                 continue
@@ -194,6 +197,7 @@ class Bench:
             failed = r["outcome"] in FAILING
             wrong += failed and not hole
             holes_passed += hole and not failed
+            unjudged += hole and r["outcome"] == "error"
             if failed:
                 causes[f"{'hole' if hole else 'HEALTHY'} {r['layer']}/{r['cause']}"] += 1
         probed = re.search(r"netcheck: (\d+) checks probed in ([\d.]+) s", output)
@@ -208,6 +212,7 @@ class Bench:
             len(verdicts),
             wrong,
             holes_passed,
+            unjudged,
             dict(causes),
             float(probed.group(2)) if probed else None,
             drops,
@@ -261,6 +266,7 @@ class Bench:
             seen,
             wrong,
             holes_passed,
+            0,
             dict(causes),
             lab_drops=drops,
             returncode=m.returncode,
@@ -277,6 +283,7 @@ class Row:
     runs: list[Run]
     curl: list[Run]
     opened: browser.Opened | None = None
+    report_mb: float = 0.0
     differ: list[int] = field(default_factory=list)  # -n 2: verdicts unlike the plain run's
 
     @property
@@ -288,7 +295,9 @@ class Row:
         outside = [o for r in runs if (o := r.outside) is not None]
         loads = [x for r in runs for x in r.load]
         ratio = self.wall / statistics.median(r.wall for r in self.curl) if self.curl else None
-        opened = f"{self.opened.seconds:.2f} ({self.opened.rows} rows)" if self.opened else ""
+        opened = ""
+        if self.opened:
+            opened = f"{self.opened.seconds:.2f} ({self.report_mb:.0f} MB, {self.opened.rows} rows)"
         same = ""
         if self.differ:
             same = "same" if not any(self.differ) else f"{max(self.differ)} differ"
@@ -305,6 +314,7 @@ class Row:
             str(runs[0].checks),
             str(sum(r.false_failures for r in runs)),
             str(sum(r.holes_passed for r in runs)),
+            str(sum(r.holes_unjudged for r in runs)),
             same,
             opened,
             f"{min(loads):.1f}-{max(loads):.1f}",
@@ -324,6 +334,7 @@ COLUMNS = (
     "checks",
     "false failures",
     "holes passed",
+    "holes without verdict",
     "-n 2 verdicts",
     "report opens in s",
     "load avg",
@@ -444,6 +455,7 @@ def main() -> None:
     )
     print(head, end="", flush=True)
     with BenchLab(names=names, cert_names=[f"*.{DOMAIN}", *m365_names]) as lab:
+        lab.warm()
         bench = Bench(lab, opts, work)
         if opts.profile:
             from benchmarks import profile
@@ -487,7 +499,14 @@ def measure_target(bench: Bench, target: Target, opts: argparse.Namespace) -> li
     html = bench.work / f"report-{target.name}-netcheck-{last.rep}.html"
     rows = [
         Row(target.name, "curl", curl, curl),
-        Row(target.name, "netcheck", plain, curl, browser.open_report(html)),
+        Row(
+            target.name,
+            "netcheck",
+            plain,
+            curl,
+            browser.open_report(html),
+            html.stat().st_size / 2**20,
+        ),
     ]
     if xdist:
         rows.append(Row(target.name, "netcheck -n 2", spread, curl, differ=differ))

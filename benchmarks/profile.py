@@ -62,7 +62,7 @@ def record(bench: Bench, target: Target) -> None:
     m = measure.run(bench.in_corp(*spy, *bench.pytest(target, html)), log, env=bench.env)
     probed = re.search(r"netcheck: .*", log.read_text(errors="replace"))
     head = (
-        f"# {target.name} endpoints under py-spy: wall {m.wall:.1f} s, CPU {m.cpu:.1f} s, "
+        f"# {target.name} endpoints under py-spy: wall {m.wall:.1f} s, "
         f"load {m.load[0]:.1f}-{m.load[1]:.1f}\n\n{probed.group(0) if probed else ''}\n\n"
     )
     text = head + summary(raw.read_text())
