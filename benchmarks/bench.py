@@ -37,11 +37,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks import browser, measure  # noqa: E402
-from lab.bench import BenchLab  # noqa: E402
+from lab.bench import WILDCARD, BenchLab  # noqa: E402
 from lab.suite import KEEP_ENV  # noqa: E402
 from netcheck import profile as profiles  # noqa: E402
 
-DOMAIN = "bench.test"
 M365 = REPO / "tests" / "data" / "m365-endpoints-worldwide-sample.json"
 CURL_PARALLEL = 300  # the reference: curl --parallel --parallel-max 300
 FAILING = ("fail", "error")
@@ -57,7 +56,7 @@ DROP_COUNTERS = (
 
 
 def synthetic_host(i: int) -> str:
-    return f"h{i:05d}.{DOMAIN}"
+    return f"h{i:05d}.{WILDCARD}"
 
 
 @dataclass
@@ -454,7 +453,7 @@ def main() -> None:
         + "\n"
     )
     print(head, end="", flush=True)
-    with BenchLab(names=names, cert_names=[f"*.{DOMAIN}", *m365_names]) as lab:
+    with BenchLab(names=names, cert_names=m365_names) as lab:
         lab.warm()
         bench = Bench(lab, opts, work)
         if opts.profile:

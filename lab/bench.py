@@ -2,10 +2,11 @@
 
 The lab's own namespaces, links, firewall and daemons (lab/topology.py), with other content:
 dnsmasq in inet answers every name (one A record each, IPv4 only), nginx in inet serves
-every name on every address with one certificate from the lab CA (a wildcard and any other
-names given), and the edge's nftables drops every packet to the black-holed addresses, so
-their SYNs go unanswered. corp, where the client runs, has no IPv6 route (one check per URL,
-as curl makes) and resolves with the system resolver, the corporate resolver on the edge.
+every name on every address with certificates from the lab CA (one for *.bench.test, one
+for the other names), and the edge's nftables drops every packet to the black-holed
+addresses, so their SYNs go unanswered. corp, where the client runs, has no IPv6 route
+(one check per URL, as curl makes) and resolves with the system resolver, the corporate
+resolver on the edge.
 
 That resolver is unbound, caching what dnsmasq answers, with a receive buffer for bursts:
 dnsmasq has no option for its own, net.core.rmem_default cannot be raised in a namespace,
@@ -27,6 +28,7 @@ from lab.scenario import Scenario
 from lab.supervisor import LabError, Supervisor, sh
 from lab.topology import Lab, missing_binaries
 
+WILDCARD = "bench.test"  # names under it get a certificate of their own, for *.bench.test
 ORIGINS = [content.Host(f"origin{i}.bench.lab", str(HOSTS4[i]), None) for i in range(1, 5)]
 HOLES = [content.Host(f"hole{i}.bench.lab", str(HOSTS4[100 + i]), None) for i in range(1, 3)]
 # The kernel queues of inet's listeners: thousands of clients connect at once.
@@ -35,8 +37,9 @@ INET_SYSCTLS = ("net.core.somaxconn=16384", "net.ipv4.tcp_max_syn_backlog=16384"
 
 @dataclass
 class BenchLab(Lab):
-    """`names` maps each host name to whether it is black-holed; `cert_names` are the
-    certificate's names (wildcards allowed) besides those."""
+    """`names` maps each host name to whether it is black-holed. Names under WILDCARD get
+    a certificate for *.WILDCARD; all others one for `cert_names` (wildcards allowed), as
+    Microsoft's own certificates carry many names."""
 
     names: Mapping[str, bool] = field(default_factory=dict)
     cert_names: Sequence[str] = ()
@@ -59,7 +62,10 @@ class BenchLab(Lab):
         self.daemons = Supervisor(self.dir, self.save)
         self.save()
         self.dir.chmod(0o755)
-        content.pki([content.Host(n, None, None) for n in self.cert_names], self.dir)
+        others = self.cert_names or [ORIGINS[0].name]  # the default server's certificate
+        ca = content.pki([content.Host(n, None, None) for n in others], self.dir)
+        wildcard = ca.issue_cert(f"*.{WILDCARD}")  # the sized runs' short certificate
+        wildcard.private_key_and_cert_chain_pem.write_to_path(str(self.dir / "wildcard.pem"))
         self._network([*ORIGINS, *HOLES])
         sh("ip", "-n", self.corp, "-6", "route", "del", "default")
         for key in INET_SYSCTLS:
@@ -81,7 +87,8 @@ class BenchLab(Lab):
         self._write("unbound.conf", unbound)
         self._start("unbound", "edge", "unbound -d -c {dir}/unbound.conf")
         (self.dir / "nginx-tmp").mkdir()
-        self._write("nginx.conf", render.template("bench-nginx.conf", dir=self.dir))
+        nginx = render.template("bench-nginx.conf", dir=self.dir, wildcard=WILDCARD)
+        self._write("nginx.conf", nginx)
         self._start("nginx", "inet", "nginx -c {dir}/nginx.conf -p {dir} -e {dir}/nginx-error.log")
 
     def warm(self, chunk: int = 500) -> None:
