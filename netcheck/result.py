@@ -70,6 +70,9 @@ class Trace:
     timed_out_in: tuple[str, Layer] | None = None
     layers: dict[str, Layer] = field(default_factory=dict)  # the layer each phase works at
     overloaded: bool = False  # the check lost time to this machine, not to the network
+    # How long the network has left the running phase unanswered, by the kernel's account
+    # (connection attempts: see netcheck.net.dial); 0 when nothing is known.
+    unanswered: Callable[[], float] = field(default=lambda: 0.0, repr=False)
     finishers: list[Callable[[], str]] = field(default_factory=list)
 
     @property
@@ -82,11 +85,16 @@ class Trace:
             self.attempts.append({})
 
     @contextmanager
-    def phase(self, name: Phase, layer: Layer) -> Iterator[None]:
-        """Time a phase; classify any error raised inside it as a failure at `layer`."""
+    def phase(
+        self, name: Phase, layer: Layer, unanswered: Callable[[], float] | None = None
+    ) -> Iterator[None]:
+        """Time a phase; classify any error raised inside it as a failure at `layer`.
+        `unanswered` tells, while it runs, how long the network has left it unanswered."""
         phases = self.phases
         self.layers.setdefault(name.value, layer)
         start = time.monotonic()
+        before = self.unanswered
+        self.unanswered = unanswered or before
         try:
             yield
         except (Failure, Skip):
@@ -98,6 +106,7 @@ class Trace:
             raise classify(exc, layer) from exc
         finally:
             phases[name.value] = phases.get(name.value, 0.0) + time.monotonic() - start
+            self.unanswered = before
 
     def note(self, **items: object) -> None:
         self.evidence.update({k: str(v) for k, v in items.items() if v is not None})

@@ -187,7 +187,7 @@ class Network:
         attempts = dial.Attempts(url.host, url.port)
         order = dial.interleave(addresses)
         try:
-            with trace.phase(Phase.CONNECT, Layer.TCP):
+            with trace.phase(Phase.CONNECT, Layer.TCP, attempts.unanswered):
                 if family == "ipv6":
                     sock, address = await self._connect_ipv6(url, addresses, attempts, trace)
                 else:
@@ -284,7 +284,7 @@ class Network:
         attempts, addresses = dial.Attempts(proxy.host, proxy.port), []
         try:
             addresses = await self.resolver.addresses(proxy.host, "any", Trace(trace.deadline))
-            with trace.phase(Phase.CONNECT, Layer.PROXY):
+            with trace.phase(Phase.CONNECT, Layer.PROXY, attempts.unanswered):
                 sock, address = await dial.connect(addresses, Layer.PROXY, attempts)
         except Failure as exc:
             raise Failure(Layer.PROXY, exc.cause, f"the proxy {proxy}: {exc.detail}") from None

@@ -12,6 +12,7 @@ each did, hence this small loop.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,17 @@ class Attempts:
     started: dict[str, float] = field(default_factory=dict)
     outcome: dict[str, str] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
+    sockets: dict[str, socket.socket] = field(default_factory=dict, repr=False)
+
+    def unanswered(self) -> float:
+        """How long the network has left these attempts without an answer, by the kernel's
+        account, which a busy machine does not delay: the oldest waiting attempt's age while
+        no socket has connected or failed; 0 once one has (or none waits)."""
+        waiting = {a: s for a, s in self.sockets.items() if a not in self.outcome}
+        waiting = {a: s for a, s in waiting.items() if s.fileno() >= 0}
+        if not waiting or any(map(_answered, waiting.values())):
+            return 0.0
+        return time.monotonic() - min(self.started[a] for a in waiting)
 
     def evidence(self, addresses: list[str]) -> str:
         return "; ".join(f"{_endpoint(a, self.port)} {self._did(a)}" for a in addresses)
@@ -55,11 +67,22 @@ def _endpoint(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-async def _connect(address: str, port: int) -> socket.socket:
+def _answered(sock: socket.socket) -> bool:
+    """The handshake has ended, connected or failed (without reading or clearing the error)."""
+    if hasattr(select, "poll"):
+        poll = select.poll()
+        poll.register(sock, select.POLLOUT)
+        return bool(poll.poll(0))
+    _, connected, failed = select.select([], [sock], [sock], 0)  # Windows
+    return bool(connected or failed)
+
+
+async def _connect(address: str, attempts: Attempts) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
     sock.setblocking(False)
+    attempts.sockets[address] = sock
     try:
-        await asyncio.get_running_loop().sock_connect(sock, (address, port))
+        await asyncio.get_running_loop().sock_connect(sock, (address, attempts.port))
     except BaseException:
         sock.close()
         raise
@@ -76,7 +99,7 @@ async def connect(
     try:
         for i, address in enumerate(order):
             attempts.started[address] = time.monotonic()
-            waiting[asyncio.ensure_future(_connect(address, attempts.port))] = address
+            waiting[asyncio.ensure_future(_connect(address, attempts))] = address
             last = i == len(order) - 1
             while waiting:
                 done, _ = await asyncio.wait(

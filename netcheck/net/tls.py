@@ -10,6 +10,7 @@ OpenSSL's store on Linux, loaded once), plus the extra CA bundles given. The int
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import contextvars
 import hashlib
 import os
@@ -37,6 +38,10 @@ LINUX_BUNDLES = (  # where distributions keep the system's CA bundle (as trustst
     "/etc/ssl/ca-bundle.pem",
 )
 HANDSHAKE_CAP = 3600.0  # asyncio's own handshake timeout: never first, the deadline is
+# asyncio reads TLS into a buffer of 256 KiB per connection (SSLProtocol.max_size), which
+# the allocator keeps: hundreds of connections in flight cost 250 MB. A TLS record is at
+# most 16 KiB; 32 KiB holds two.
+asyncio.sslproto.SSLProtocol.max_size = 32 * 1024
 
 # Set by a connection before it starts: the handshake marks it when the server sends a
 # CertificateRequest (OpenSSL's message callback runs in the connection's context).
