@@ -419,7 +419,7 @@ def main() -> None:
         "--pythonpath",
         type=Path,
         help="netcheck's PYTHONPATH: try a patch without editing netcheck "
-        "(benchmarks/patches/truststore-once)",
+        "(a directory with a sitecustomize.py)",
     )
     parser.add_argument(
         "--profile",
